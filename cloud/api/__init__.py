@@ -1,0 +1,19 @@
+"""The hub's REST API under /api/v1 (one module per resource) and /healthz."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from cloud.api import alerts, auth, devices, health, orders, sites
+
+
+def build_router() -> APIRouter:
+    """Every route of the hub."""
+    router = APIRouter()
+    api = APIRouter(prefix="/api/v1")
+    for module in (auth, alerts, orders, devices, sites):
+        api.include_router(module.router)
+    api.include_router(sites.rooms_router)
+    router.include_router(api)
+    router.include_router(health.router)
+    return router

@@ -1,0 +1,220 @@
+"""Alert routes: list, read with timeline, acknowledge, resolve, and the live SSE feed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import status as http
+from fastapi.concurrency import run_in_threadpool
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from cloud.alerts import STATUSES
+from cloud.api.deps import HubDep, OfficerDep
+from cloud.rules import AlertType
+from cloud.storage.records import AlertChange
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+REPLAY_PAGE = 500
+RETRY_MS = 3000
+
+
+class AlertOut(BaseModel):
+    """An alert as officers see it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    order_id: int
+    ward_id: str
+    device_id: str | None = Field(description="The bracelet, for a home-quarantine order.")
+    room_id: str | None = Field(description="The facility room, for an order watched by a camera.")
+    site_id: str
+    type: str
+    severity: str
+    status: str
+    active: bool = Field(description="True while the condition behind the alert still holds.")
+    opened_at: datetime
+    first_event_at: datetime
+    last_event_at: datetime
+    event_count: int
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution_note: str | None
+    title: str
+    summary: str
+    updated_at: datetime
+
+
+class TimelineOut(BaseModel):
+    """One step of an alert's history."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: str
+    time: datetime
+    event_id: str | None
+    note: str
+
+
+class AlertDetail(AlertOut):
+    """An alert with its timeline."""
+
+    timeline: list[TimelineOut]
+
+
+class AlertPage(BaseModel):
+    """One page of alerts."""
+
+    items: list[AlertOut]
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page; null on the last page.")
+
+
+class AcknowledgeIn(BaseModel):
+    """An acknowledgement, optionally with a note."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(None, max_length=2000)
+
+
+class ResolveIn(BaseModel):
+    """A resolution: what was found and done."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=2000, description="What was found and done.")
+
+
+class AlertChangeOut(BaseModel):
+    """One entry of the live feed: what changed and the alert's state now."""
+
+    change_id: int
+    kind: str
+    time: datetime
+    alert: AlertOut
+
+
+Status = Annotated[
+    str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$", description="open, acknowledged, resolved")
+]
+TypeFilter = Annotated[AlertType | None, Query(description="Alert type.")]
+
+
+@router.get("", response_model=AlertPage)
+def list_alerts(
+    actor: OfficerDep,
+    hub: HubDep,
+    status: Status = None,
+    type: TypeFilter = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Only alerts opened at or after this time.")
+    ] = None,
+    ward: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AlertPage:
+    """Alerts of the caller's wards, newest first."""
+    found = hub.alerts.list(
+        actor,
+        ward=ward,
+        status=status,
+        type=type.value if type else None,
+        since=since,
+        limit=limit + 1,
+        offset=offset,
+    )
+    items = [AlertOut.model_validate(a) for a in found[:limit]]
+    return AlertPage(
+        items=items, limit=limit, offset=offset, next_offset=offset + limit if len(found) > limit else None
+    )
+
+
+def last_event_id(last_event_id: Annotated[str | None, Header()] = None) -> int | None:
+    """The SSE Last-Event-ID header as a change-log id (400 if it is not one)."""
+    if last_event_id is None or not last_event_id.strip():
+        return None
+    try:
+        value = int(last_event_id)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise HTTPException(
+            http.HTTP_400_BAD_REQUEST, "Last-Event-ID must be a change id (a non-negative integer)"
+        )
+    return value
+
+
+LastEventId = Annotated[int | None, Depends(last_event_id)]
+
+
+@router.get("/stream", response_class=EventSourceResponse)
+async def stream_alerts(actor: OfficerDep, hub: HubDep, after: LastEventId) -> AsyncIterator[ServerSentEvent]:
+    """Live alert changes of the caller's wards; with Last-Event-ID, first every change after it."""
+    wards = actor.ward_filter
+    subscription, unsubscribe = hub.broadcaster.subscribe(wards)
+    try:
+        # Subscribe before replaying so nothing committed in between is missed; replayed ids are skipped live.
+        yield ServerSentEvent(comment="connected", retry=RETRY_MS)
+        replayed: set[int] = set()
+        while after is not None:
+            page = await run_in_threadpool(
+                hub.repository.alerts.changes_after, after, wards=wards, limit=REPLAY_PAGE
+            )
+            for change in page:
+                replayed.add(change.id)
+                yield _event(change)
+            after = page[-1].id if len(page) == REPLAY_PAGE else None
+        while True:
+            try:
+                live = await subscription.get(timeout=hub.settings.sse_keepalive_s)
+            except TimeoutError:
+                yield ServerSentEvent(comment="keep-alive")
+                continue
+            if live is None:
+                return  # too slow: dropped; the client reconnects with Last-Event-ID and replays
+            if live.id not in replayed:
+                yield _event(live)
+    finally:
+        unsubscribe()
+
+
+def _event(change: AlertChange) -> ServerSentEvent:
+    data: dict[str, Any] = {
+        "change_id": change.id,
+        "kind": change.kind,
+        "time": change.time,
+        "alert": AlertOut.model_validate(change.alert),
+    }
+    return ServerSentEvent(id=str(change.id), event="alert", data=AlertChangeOut(**data))
+
+
+@router.get("/{alert_id}", response_model=AlertDetail)
+def get_alert(alert_id: int, actor: OfficerDep, hub: HubDep) -> AlertDetail:
+    """One alert of the caller's wards, with its timeline."""
+    alert, timeline = hub.alerts.get(alert_id, actor)
+    return AlertDetail(
+        **AlertOut.model_validate(alert).model_dump(),
+        timeline=[TimelineOut.model_validate(t) for t in timeline],
+    )
+
+
+@router.post("/{alert_id}/acknowledge", response_model=AlertOut)
+def acknowledge_alert(
+    alert_id: int, actor: OfficerDep, hub: HubDep, body: AcknowledgeIn | None = None
+) -> AlertOut:
+    """open -> acknowledged (409 from any other status); the body with a note is optional."""
+    return AlertOut.model_validate(hub.alerts.acknowledge(alert_id, actor, body.note if body else None))
+
+
+@router.post("/{alert_id}/resolve", response_model=AlertOut)
+def resolve_alert(alert_id: int, body: ResolveIn, actor: OfficerDep, hub: HubDep) -> AlertOut:
+    """acknowledged -> resolved with a note (409 from any other status)."""
+    return AlertOut.model_validate(hub.alerts.resolve(alert_id, actor, body.note))

@@ -1,0 +1,23 @@
+"""Domain errors that services raise and the API maps to HTTP statuses."""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base of the hub's expected errors; the message is safe to show to the caller."""
+
+
+class NotFoundError(HubError):
+    """The object does not exist, or the caller may not know that it does (another ward's)."""
+
+
+class ConflictError(HubError):
+    """The request is valid but contradicts the current state (e.g. resolving a resolved alert)."""
+
+
+class InvalidRequestError(HubError):
+    """The request is well-formed but cannot be carried out as asked (e.g. an unregistered device)."""
+
+
+class ForbiddenError(HubError):
+    """The caller's role does not allow this action."""

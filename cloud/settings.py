@@ -1,0 +1,134 @@
+"""The hub's settings: one validated object, built at start-up and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+
+from cloud.rules import DEFAULT_SEVERITIES, AlertType, Policy, Severity
+from gateway.settings import MqttSettings
+from qmon.settings import StrictModel, check_secret, load_settings
+
+ENV_PREFIX = "QMON_HUB__"
+
+
+class RuleSettings(StrictModel):
+    """Thresholds and severities of the violation rules."""
+
+    battery_critical_pct: int = Field(
+        5,
+        ge=0,
+        le=100,
+        description="A signal loss with the last battery at or below this is a depleted battery.",
+    )
+    rssi_fade_trend_db_per_min: float = Field(
+        -3.0,
+        le=0,
+        description="An RSSI trend at or below this (dB/min) before a signal loss means a probable exit.",
+    )
+    severities: dict[AlertType, Severity] = Field(
+        default_factory=lambda: dict(DEFAULT_SEVERITIES),
+        description="Severity per alert type (missing keys use defaults).",
+    )
+
+    def to_policy(self) -> Policy:
+        """The pure rules engine's policy."""
+        return Policy(
+            battery_critical_pct=self.battery_critical_pct,
+            rssi_fade_trend_db_per_min=self.rssi_fade_trend_db_per_min,
+            severities={**DEFAULT_SEVERITIES, **self.severities},
+        )
+
+
+class HubSettings(StrictModel):
+    """Everything the hub process needs."""
+
+    mqtt: MqttSettings = Field(
+        default_factory=lambda: MqttSettings.model_validate({"client_id": "qmon-hub"}),
+        description="Broker connection; the client id must be stable so the broker keeps the hub's session.",
+    )
+    shared_subscription_group: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Mosquitto `$share/<group>/` group for hub replicas (amqtt lacks it; off by default).",
+    )
+    mqtt_session_expiry_s: int = Field(
+        7 * 24 * 3600,
+        ge=60,
+        description="MQTT 5 session expiry: how long the broker keeps QoS 1 events for an absent hub.",
+    )
+    mqtt_receive_maximum: int = Field(
+        65535,
+        ge=1,
+        le=65535,
+        description="MQTT 5 receive maximum: unacknowledged QoS 1 messages the broker may send.",
+    )
+    database_url: str = Field(
+        "sqlite:///var/qmon-hub.db",
+        description="SQLAlchemy URL: an SQLite file (embedded) or postgresql+psycopg://...",
+    )
+    http_host: str = Field("127.0.0.1", description="Address the REST API listens on (loopback unless set).")
+    http_port: int = Field(8642, ge=0, le=65535, description="Port of the REST API (0 picks a free one).")
+    jwt_secret: SecretStr = Field(
+        description="HMAC key that signs officers' access tokens (at least 32 characters)."
+    )
+    jwt_issuer: str = Field("qmon-hub", description="`iss` claim of issued tokens, checked on every request.")
+    token_ttl_s: int = Field(
+        3600, ge=60, le=7 * 24 * 3600, description="Lifetime of an access token, seconds."
+    )
+    auto_migrate: bool = Field(True, description="Apply database migrations when the hub starts.")
+    rules: RuleSettings = Field(
+        default_factory=lambda: RuleSettings.model_validate({}),
+        description="Violation rule thresholds and severities.",
+    )
+    sse_keepalive_s: float = Field(
+        15.0, gt=0, le=300, description="Idle seconds before an SSE keep-alive comment."
+    )
+    sse_queue_size: int = Field(
+        1000,
+        ge=1,
+        description="Alert changes buffered per SSE client; a client that falls further behind is dropped.",
+    )
+    ingest_batch_max: int = Field(
+        2000,
+        ge=1,
+        le=20_000,
+        description="Most MQTT messages written in one transaction (bigger batches amortise each commit).",
+    )
+    ingest_batch_linger_s: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Extra wait for more messages when the queue runs dry (0: commit what is queued; batches "
+        "grow by themselves under load; brokers that hold back QoS 1 until acknowledged are not starved).",
+    )
+    ingest_receiver: Literal["process", "thread"] = Field(
+        "process",
+        description="Where MQTT packets are received and parsed: a child process of the hub (default: "
+        "the interpreter time it takes is not taken from the ingest worker) or a thread of the hub process.",
+    )
+    order_cache_ttl_s: float = Field(
+        30.0,
+        ge=0,
+        description="How long ingest trusts a cached order look-up (API changes invalidate it at once).",
+    )
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _check_jwt_secret(cls, value: SecretStr) -> SecretStr:
+        check_secret(value, "jwt_secret", min_length=32)
+        return value
+
+    @field_validator("http_host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("http_host must not be empty")
+        return value
+
+
+def load_hub_settings(path: Path | None = None, overrides: dict[str, Any] | None = None) -> HubSettings:
+    """Settings from a file, then QMON_HUB__* environment variables, then dotted overrides (flags)."""
+    return load_settings(HubSettings, path, overrides=overrides, env_prefix=ENV_PREFIX)

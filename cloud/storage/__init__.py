@@ -1,0 +1,1 @@
+"""The hub's records: tables, migrations, and the one repository every reader and writer goes through."""

@@ -1,0 +1,264 @@
+"""The hub's tables (SQLAlchemy Core), identical on SQLite and PostgreSQL; migrations/ creates them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on both databases (SQLite keeps no zone, so UTC is implied there)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive datetimes; store UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return aware UTC datetimes."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def json_type() -> sa.types.TypeEngine[Any]:
+    """JSON on SQLite, JSONB on PostgreSQL."""
+    return sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def big_id() -> sa.types.TypeEngine[int]:
+    """A 64-bit auto-increment key (SQLite's rowid is already 64-bit but must be spelled INTEGER)."""
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+OPEN_STATUSES = ("open", "acknowledged")
+# PostgreSQL pages of tables that ingest updates in place keep this much room for new row versions, so that
+# updates stay on the page and touch no index (HOT updates; see migration 0002).
+UPDATE_HEADROOM_FILLFACTOR = 70
+_UPDATE_HEADROOM = {"fillfactor": UPDATE_HEADROOM_FILLFACTOR}
+
+officers = sa.Table(
+    "officers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("wards", json_type(), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+persons = sa.Table(
+    "persons",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("full_name", sa.String(200), nullable=False),
+    sa.Column("phone", sa.String(32), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+orders = sa.Table(
+    "quarantine_orders",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("persons.id"), nullable=False),
+    sa.Column("ward_id", sa.String(64), nullable=False),
+    sa.Column("address", sa.String(300), nullable=False),
+    sa.Column("site_id", sa.String(63), nullable=False),
+    # Monitored by a bracelet (home quarantine) or by a camera-watched room of a facility: exactly one.
+    sa.Column("device_id", sa.String(8), sa.ForeignKey("devices.device_id"), nullable=True),
+    sa.Column("room_id", sa.String(63), nullable=True),
+    sa.Column("starts_at", UtcDateTime, nullable=False),
+    sa.Column("ends_at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_quarantine_orders_ward_id_status", "ward_id", "status"),
+    sa.Index("ix_quarantine_orders_site_id_status", "site_id", "status"),
+    sa.Index("ix_quarantine_orders_site_id_room_id", "site_id", "room_id"),
+    sa.CheckConstraint("(device_id IS NULL) <> (room_id IS NULL)", name="one_subject"),
+    # At most one active order per bracelet: ingest maps a device to one order.
+    sa.Index(
+        "uq_quarantine_orders_active_device",
+        "device_id",
+        unique=True,
+        sqlite_where=sa.text("status = 'active'"),
+        postgresql_where=sa.text("status = 'active'"),
+    ),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("device_id", sa.String(8), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("registered_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=True),
+    sa.Column("last_site_id", sa.String(63), nullable=True),
+    sa.Column("last_battery", sa.Integer, nullable=True),
+    sa.Column("last_rssi", sa.Float, nullable=True),
+    sa.Column("last_presence", sa.String(16), nullable=True),
+    postgresql_with=_UPDATE_HEADROOM,
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("site_id", sa.String(63), nullable=False),
+    sa.Column("device_id", sa.String(8), nullable=True),
+    sa.Column("room_id", sa.String(63), nullable=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("time", UtcDateTime, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("data", json_type(), nullable=False),
+    sa.Column("flag", sa.String(32), nullable=True),
+    sa.Index("ix_events_device_id_seq", "device_id", "seq"),
+)
+
+device_conditions = sa.Table(
+    "device_conditions",
+    metadata,
+    # The device id, or a room's key `site_id/room_id` (cloud.rules.room_subject).
+    sa.Column("subject", sa.String(128), primary_key=True),
+    sa.Column("condition", sa.String(32), primary_key=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("time", UtcDateTime, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("alert_type", sa.String(32), nullable=False),
+    postgresql_with=_UPDATE_HEADROOM,
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("order_id", sa.Integer, sa.ForeignKey("quarantine_orders.id"), nullable=False),
+    sa.Column("ward_id", sa.String(64), nullable=False),
+    sa.Column("device_id", sa.String(8), nullable=True),
+    sa.Column("room_id", sa.String(63), nullable=True),
+    sa.Column("site_id", sa.String(63), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("first_event_at", UtcDateTime, nullable=False),
+    sa.Column("last_event_at", UtcDateTime, nullable=False),
+    sa.Column("event_count", sa.Integer, nullable=False),
+    sa.Column("acknowledged_at", UtcDateTime, nullable=True),
+    sa.Column("acknowledged_by", sa.String(64), nullable=True),
+    sa.Column("resolved_at", UtcDateTime, nullable=True),
+    sa.Column("resolved_by", sa.String(64), nullable=True),
+    sa.Column("resolution_note", sa.Text, nullable=True),
+    sa.Column("title", sa.String(120), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    # Optimistic concurrency: each update checks and bumps it, so a stale cached copy never overwrites an ack.
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index("ix_alerts_ward_id_opened_at", "ward_id", "opened_at"),
+    sa.Index("ix_alerts_status_opened_at", "status", "opened_at"),
+    # One open or acknowledged alert per (order, type): an incident updates its alert instead of flooding.
+    sa.Index(
+        "uq_alerts_open_order_type",
+        "order_id",
+        "type",
+        unique=True,
+        sqlite_where=sa.text("status IN ('open', 'acknowledged')"),
+        postgresql_where=sa.text("status IN ('open', 'acknowledged')"),
+    ),
+    postgresql_with=_UPDATE_HEADROOM,
+)
+
+alert_timeline = sa.Table(
+    "alert_timeline",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False),
+    sa.Column("event_id", sa.String(36), nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("time", UtcDateTime, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Index("ix_alert_timeline_alert_id", "alert_id"),
+)
+
+alert_changes = sa.Table(
+    "alert_changes",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False),
+    sa.Column("ward_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("time", UtcDateTime, nullable=False),
+    sa.Index("ix_alert_changes_ward_id_id", "ward_id", "id"),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("topic", sa.String(512), nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+)
+
+site_status = sa.Table(
+    "site_status",
+    metadata,
+    sa.Column("site_id", sa.String(63), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("since", UtcDateTime, nullable=False),
+    sa.Column("reason", sa.String(200), nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+room_status = sa.Table(
+    "room_status",
+    metadata,
+    sa.Column("site_id", sa.String(63), primary_key=True),
+    sa.Column("room_id", sa.String(63), primary_key=True),
+    sa.Column("time", UtcDateTime, nullable=False),
+    sa.Column("faces", sa.Integer, nullable=False),
+    sa.Column("allowed", sa.Integer, nullable=False),
+    sa.Column("person_present", sa.Boolean, nullable=True),
+    sa.Column("camera", sa.String(16), nullable=False),
+    sa.Column("brightness", sa.Float, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    postgresql_with=_UPDATE_HEADROOM,
+)
+
+telemetry = sa.Table(
+    "telemetry",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("site_id", sa.String(63), nullable=False),
+    sa.Column("device_id", sa.String(8), nullable=False),
+    sa.Column("time", UtcDateTime, nullable=False),
+    sa.Column("values", json_type(), nullable=False),
+    sa.Index("ix_telemetry_device_id_time", "device_id", "time"),
+)

@@ -1,0 +1,1 @@
+"""Benchmarks that print JSON: `qmon bench e2e`, `qmon bench ingest`."""

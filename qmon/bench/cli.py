@@ -1,0 +1,97 @@
+"""`qmon bench ...`: benchmark commands that print JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.group(name="bench")
+def bench_command() -> None:
+    """Benchmarks that print JSON (run them on an otherwise idle machine)."""
+
+
+def _emit(result: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result, sort_keys=False))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:>28}: {value}")
+
+
+@bench_command.command(name="ingest")
+@click.option("--mqtt-url", default=None, help="Broker to use (default: a private Mosquitto on a free port).")
+@click.option("--database-url", default=None, help="Hub database (default: an SQLite file in a temp dir).")
+@click.option("--messages", default=50_000, show_default=True, help="Events to publish in each phase.")
+@click.option("--devices", default=1_000, show_default=True, help="Bracelets with active orders.")
+@click.option("--sites", default=10, show_default=True, help="Edge sites the bracelets are spread over.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for each phase.")
+@click.option(
+    "--protocol",
+    type=click.Choice(["3.1.1", "5"]),
+    default="5",
+    show_default=True,
+    help="MQTT version of both consumers (the hub uses 5 with Mosquitto).",
+)
+@click.option(
+    "--repeat",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Runs of both phases, each on a fresh stream; rates and ratio are the runs' medians.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def ingest_command(
+    mqtt_url: str | None,
+    database_url: str | None,
+    messages: int,
+    devices: int,
+    sites: int,
+    timeout: float,
+    protocol: str,
+    repeat: int,
+    as_json: bool,
+) -> None:
+    """Hub ingest rate beside a raw paho subscriber through the same Mosquitto."""
+    from qmon.bench.ingest import run
+
+    result = run(mqtt_url, database_url, messages, devices, sites, timeout, protocol, repeat)  # type: ignore[arg-type]
+    _emit(result, as_json)
+
+
+@bench_command.command(name="e2e")
+@click.option("--bracelets", default=1_000, show_default=True, help="Simulated one-bracelet households.")
+@click.option(
+    "--duration",
+    "duration_s",
+    default=600.0,
+    show_default=True,
+    help="Seconds of the scripted population (>= 480).",
+)
+@click.option("--mqtt-url", default=None, help="Broker (e.g. Mosquitto); default: the embedded broker.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the population and the radio noise.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def e2e_command(bracelets: int, duration_s: float, mqtt_url: str | None, seed: int, as_json: bool) -> None:
+    """Bracelets -> edge -> broker -> hub -> officer feed: accuracy, latency and edge CPU."""
+    from qmon.bench.e2e import run
+
+    _emit(run(bracelets, duration_s, mqtt_url, seed), as_json)
+
+
+@bench_command.command(name="camera")
+@click.option(
+    "--scenes",
+    "scenes_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Simulated rooms (YAML/JSON; default: firmware_sim's two-room facility).",
+)
+@click.option("--detector-frames", default=60, show_default=True, help="Frames timed through both detectors.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def camera_command(scenes_path: Path | None, detector_frames: int, as_json: bool) -> None:
+    """Face detector vs OpenCV's FaceDetectorYN; room pipeline accuracy, events and cameras per core."""
+    from qmon.bench.camera import run
+
+    _emit(run(scenes_path, detector_frames), as_json)

@@ -1,0 +1,1 @@
+"""Integration tests of the cloud hub against real databases and brokers."""

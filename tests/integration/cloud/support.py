@@ -1,0 +1,202 @@
+"""Builders for the hub's integration tests: wire messages, seeded records, fast password hashing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+
+from cloud.access import Role
+from cloud.auth import Passwords, create_officer
+from cloud.storage.records import Officer, Order
+from cloud.storage.repository import Repository
+from gateway.protocol import (
+    Channel,
+    EventMessage,
+    EventType,
+    SiteState,
+    StatusMessage,
+    TelemetryMessage,
+    encode_message,
+    topic_for,
+)
+from qmon.clock import ManualClock
+from tests.unit.cloud.builders import DEVICE, ROOM, SITE, T0, at
+
+FACILITY = "facility-1"
+PASSWORD = "correct horse battery staple"
+
+
+def fast_passwords() -> Passwords:
+    """Argon2id with tiny parameters: tests hash many passwords."""
+    return Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+def event_message(
+    type: EventType | str = EventType.LEFT_HOME,
+    seq: int = 1,
+    *,
+    site_id: str = SITE,
+    device_id: str = DEVICE,
+    time: datetime | None = None,
+    data: dict[str, Any] | None = None,
+    event_id: uuid.UUID | None = None,
+) -> tuple[str, bytes]:
+    """(topic, payload) of one valid event."""
+    message = EventMessage(
+        event_id=event_id or uuid.uuid4(),
+        site_id=site_id,
+        device_id=device_id,
+        seq=seq,
+        type=EventType(type),
+        time=time or at(seq),
+        data=data or {},
+    )
+    return topic_for(site_id, Channel.EVENTS), encode_message(message)
+
+
+def room_event_message(
+    type: EventType | str,
+    seq: int,
+    *,
+    room_id: str = ROOM,
+    site_id: str = FACILITY,
+    data: dict[str, Any] | None = None,
+) -> tuple[str, bytes]:
+    """(topic, payload) of one valid event about a facility room."""
+    message = EventMessage(
+        event_id=uuid.uuid4(),
+        site_id=site_id,
+        room_id=room_id,
+        seq=seq,
+        type=EventType(type),
+        time=at(seq),
+        data=data or {},
+    )
+    return topic_for(site_id, Channel.EVENTS), encode_message(message)
+
+
+def room_telemetry_message(
+    faces: int, camera: str = "ok", *, seconds: float = 9, room_id: str = ROOM, site_id: str = FACILITY
+) -> tuple[str, bytes]:
+    """(topic, payload) of a telemetry batch with one room reading and no bracelet."""
+    message = TelemetryMessage.model_validate(
+        {
+            "site_id": site_id,
+            "time": at(seconds + 1),
+            "rooms": [
+                {
+                    "room_id": room_id,
+                    "time": at(seconds),
+                    "faces": faces,
+                    "allowed": 1,
+                    "person_present": faces > 0,
+                    "camera": camera,
+                    "brightness": 120.5,
+                    "fps": 5.0,
+                    "detections": 12,
+                }
+            ],
+        }
+    )
+    return topic_for(site_id, Channel.TELEMETRY), encode_message(message)
+
+
+def status_message(state: SiteState, seconds: float, site_id: str = SITE) -> tuple[str, bytes]:
+    """(topic, payload) of a site status."""
+    message = StatusMessage(site_id=site_id, state=state, time=at(seconds), reason="test")
+    return topic_for(site_id, Channel.STATUS), encode_message(message)
+
+
+def telemetry_message(site_id: str = SITE, device_id: str = DEVICE, battery: int = 80) -> tuple[str, bytes]:
+    """(topic, payload) of a telemetry batch with one reading."""
+    message = TelemetryMessage.model_validate(
+        {
+            "site_id": site_id,
+            "time": at(10),
+            "readings": [
+                {
+                    "device_id": device_id,
+                    "time": at(9),
+                    "presence": "home",
+                    "rssi": -63.5,
+                    "battery": battery,
+                    "strap_closed": True,
+                    "skin_contact": True,
+                    "charging": False,
+                    "adverts": 10,
+                }
+            ],
+        }
+    )
+    return topic_for(site_id, Channel.TELEMETRY), encode_message(message)
+
+
+def seed_order(
+    repo: Repository,
+    *,
+    ward: str = "ward-a",
+    device_id: str = DEVICE,
+    site_id: str = SITE,
+    full_name: str = "Nguyen Van A",
+    starts: datetime | None = None,
+    days: int = 14,
+) -> Order:
+    """Register the device (if needed) and open an active order for it."""
+    if repo.devices.get(device_id) is None:
+        repo.devices.register(device_id, "bracelet", T0)
+    start = starts or T0 - timedelta(hours=1)
+    return repo.orders.create(
+        full_name=full_name,
+        phone=None,
+        ward_id=ward,
+        address="12 Hang Bac",
+        site_id=site_id,
+        device_id=device_id,
+        starts_at=start,
+        ends_at=start + timedelta(days=days),
+        created_by="seed",
+        now=T0,
+    )
+
+
+def seed_room_order(
+    repo: Repository,
+    *,
+    ward: str = "ward-a",
+    room_id: str = ROOM,
+    site_id: str = FACILITY,
+    full_name: str = "Le Thi C",
+    starts: datetime | None = None,
+    days: int = 14,
+) -> Order:
+    """Open an active order watched by a facility room's camera."""
+    start = starts or T0 - timedelta(hours=1)
+    return repo.orders.create(
+        full_name=full_name,
+        phone=None,
+        ward_id=ward,
+        address="Isolation facility 1",
+        site_id=site_id,
+        device_id=None,
+        room_id=room_id,
+        starts_at=start,
+        ends_at=start + timedelta(days=days),
+        created_by="seed",
+        now=T0,
+    )
+
+
+def seed_officer(repo: Repository, username: str, role: Role, wards: list[str]) -> Officer:
+    """An officer account with PASSWORD."""
+    return create_officer(
+        repo,
+        fast_passwords(),
+        ManualClock(T0.timestamp()),
+        username=username,
+        password=PASSWORD,
+        role=role,
+        wards=wards,
+    )

@@ -1,0 +1,1 @@
+"""Test infrastructure: private real services started per test."""

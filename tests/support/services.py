@@ -1,0 +1,102 @@
+"""Private instances of the real services the tests need, each on a free loopback port.
+
+Under CI=true a missing service is a failure, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from qmon.mosquitto import MosquittoInstance, mosquitto_binary, start_mosquitto, wait_for_port
+
+__all__ = ["MosquittoFactory", "MosquittoInstance", "postgres_database", "require", "wait_for_port"]
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_ADMIN_URL = os.environ.get("QMON_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def require(condition: bool, what: str) -> None:
+    """Skip (locally) or fail (under CI=true) when a real service the test needs is missing."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required under CI=true but is missing", pytrace=False)
+    pytest.skip(f"{what} is not available")
+
+
+class MosquittoFactory:
+    """Starts private Mosquitto processes on free ports, optionally with accounts and qmon's topic ACL."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.instances: list[MosquittoInstance] = []
+
+    def start(
+        self,
+        accounts: dict[str, str] | None = None,
+        hub_users: list[str] | None = None,
+        port: int | None = None,
+        tls: tuple[Path, Path, Path] | None = None,
+        persistent: bool = False,
+    ) -> MosquittoInstance:
+        """Start one broker; with `accounts` (user -> password) anonymous access is off and the ACL is on.
+
+        `persistent` keeps sessions and queued messages across restart() (Mosquitto's persistence).
+        """
+        require(mosquitto_binary() is not None, "mosquitto (Debian package mosquitto)")
+        data = None
+        if persistent:
+            data = self.workdir / f"mosquitto-data-{uuid.uuid4().hex[:6]}"
+            data.mkdir()
+        instance = start_mosquitto(
+            self.workdir, accounts=accounts, hub_users=hub_users, port=port, tls=tls, persistence_dir=data
+        )
+        self.instances.append(instance)
+        return instance
+
+    def restart(self, instance: MosquittoInstance) -> MosquittoInstance:
+        """Start a new broker on the same port with the same accounts (after stop())."""
+        instance.stop()
+        self.instances.remove(instance)
+        return self.start(
+            accounts=instance.accounts or None, hub_users=instance.hub_users, port=instance.port
+        )
+
+    def close(self) -> None:
+        """Stop every broker started."""
+        for instance in self.instances:
+            instance.stop()
+
+
+def postgres_available() -> bool:
+    """True if the PostgreSQL server for tests answers."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """Create a fresh database, yield its SQLAlchemy URL, drop it afterwards."""
+    import psycopg
+
+    require(postgres_available(), f"PostgreSQL at {PG_ADMIN_URL}")
+    name = f"qmon_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
