@@ -1,6 +1,7 @@
 """The hub's composition root: `create_app(settings)` for ASGI servers, `HubServer`/`serve_hub` to embed it.
 
-Nothing happens at import time; the lifespan opens the database, migrates it if asked, and starts ingest.
+Nothing happens at import time; the lifespan opens the database, migrates it if asked, starts ingest, the
+command publisher (commands to the sites: snapshot requests) and the snapshots' sweeper.
 """
 
 from __future__ import annotations
@@ -24,22 +25,40 @@ from cloud.api import build_router
 from cloud.api.deps import Hub
 from cloud.auth import Passwords, Tokens
 from cloud.broadcaster import Broadcaster
+from cloud.commands import CommandSender, MqttCommandPublisher
 from cloud.devices import DeviceService
-from cloud.errors import ConflictError, ForbiddenError, HubError, InvalidRequestError, NotFoundError
+from cloud.errors import (
+    ConflictError,
+    ForbiddenError,
+    GoneError,
+    HubError,
+    InvalidRequestError,
+    NotFoundError,
+    UnavailableError,
+)
 from cloud.ingest import Ingest
 from cloud.orders import OrderService
 from cloud.settings import HubSettings
 from cloud.sites import SiteService
+from cloud.snapshots import SnapshotPolicy, SnapshotService
 from cloud.storage.migrate import upgrade
 from cloud.storage.repository import Repository
 from cloud.storage.telemetry import TelemetryStore
 from qmon.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
+KEEP_ALIVE_S = 30
 
 # Young-generation size between collections while the hub runs (see tune_collector).
 YOUNG_GC_THRESHOLD = 20_000
-_STATUS = {NotFoundError: 404, ConflictError: 409, InvalidRequestError: 400, ForbiddenError: 403}
+_STATUS = {
+    NotFoundError: 404,
+    ConflictError: 409,
+    InvalidRequestError: 400,
+    ForbiddenError: 403,
+    GoneError: 410,
+    UnavailableError: 503,
+}
 
 
 def create_app(
@@ -50,23 +69,33 @@ def create_app(
     start_ingest: bool = True,
     telemetry: TelemetryStore | None = None,
     passwords: Passwords | None = None,
+    commands: CommandSender | None = None,
 ) -> FastAPI:
-    """The hub's ASGI app; its lifespan owns the database (unless `repository` is given) and the ingest."""
+    """The hub's ASGI app; its lifespan owns the database (unless `repository` is given), the ingest and the
+    command publisher (`commands`, else an MQTT one with the hub's account when ingest starts)."""
     clock = clock or SystemClock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub = await asyncio.to_thread(
-            _build_hub, settings, clock, repository, start_ingest, telemetry, passwords
+            _build_hub, settings, clock, repository, start_ingest, telemetry, passwords, commands
         )
         hub.broadcaster.bind(asyncio.get_running_loop())
         app.state.hub = hub
         restore_collector = tune_collector()
+        sweeper = asyncio.create_task(hub.snapshots.run_sweeper(), name="qmon-hub-snapshot-sweeper")
         try:
+            if hub.commands is not None:
+                hub.commands.start()
             if hub.ingest is not None and start_ingest:
                 hub.ingest.start()
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            if hub.commands is not None:
+                await asyncio.to_thread(hub.commands.stop)
             if hub.ingest is not None:
                 await asyncio.to_thread(hub.ingest.stop)
                 hub.ingest.close()
@@ -88,6 +117,7 @@ def _build_hub(
     start_ingest: bool,
     telemetry: TelemetryStore | None,
     passwords: Passwords | None,
+    commands: CommandSender | None,
 ) -> Hub:
     repo = repository or Repository.from_url(settings.database_url)
     if settings.auto_migrate:
@@ -95,6 +125,9 @@ def _build_hub(
     broadcaster = Broadcaster(settings.sse_queue_size)
     alerts = AlertService(repo, clock, broadcaster.publish)
     ingest = Ingest(settings, repo, alerts, clock, telemetry=telemetry or repo.telemetry_store())
+    if commands is None and start_ingest:
+        commands = MqttCommandPublisher(settings.mqtt)
+    policy = SnapshotPolicy(settings.snapshot_timeout_s, settings.snapshot_retention_s)
     return Hub(
         settings=settings,
         clock=clock,
@@ -107,6 +140,8 @@ def _build_hub(
         devices=DeviceService(repo, clock),
         sites=SiteService(repo),
         ingest=ingest,
+        snapshots=SnapshotService(repo, clock, commands, policy),
+        commands=commands,
     )
 
 
@@ -177,7 +212,13 @@ class HubServer:
         sock.bind((self.settings.http_host, self.settings.http_port))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=3, access_log=False
+            self.app,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=3,
+            access_log=False,
+            # Longer than clients' idle timeouts (httpx: 5 s), so a client never reuses a closing connection.
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
         self._server = _EmbeddedServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="qmon-hub-http")

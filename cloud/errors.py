@@ -21,3 +21,11 @@ class InvalidRequestError(HubError):
 
 class ForbiddenError(HubError):
     """The caller's role does not allow this action."""
+
+
+class GoneError(HubError):
+    """The object existed but its content was deleted for good (an expired snapshot's image)."""
+
+
+class UnavailableError(HubError):
+    """The hub cannot carry out the request right now (e.g. it has no broker connection for commands)."""

@@ -20,14 +20,14 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from cloud.alerts import AlertService
-from cloud.processor import BatchOutcome, BatchProcessor
+from cloud.processor import MAX_SNAPSHOT_DEAD_LETTER_BYTES, BatchOutcome, BatchProcessor
 from cloud.receiver import Inbound, MqttReceiver, Receiver, ReceiverConfig
 from cloud.receiver_process import ProcessReceiver
 from cloud.settings import HubSettings
 from cloud.storage.alert_records import StaleAlertError
 from cloud.storage.repository import Repository
 from cloud.storage.telemetry import TelemetryStore
-from gateway.protocol import utc_from_timestamp
+from gateway.protocol import Channel, utc_from_timestamp
 from qmon.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class IngestCounters:
     alerts_updated: int = 0
     statuses: int = 0
     readings: int = 0
+    snapshots: int = 0
     batches: int = 0
     acked: int = 0
     db_retries: int = 0
@@ -97,6 +98,7 @@ class Ingest:
             settings.rules.to_policy(),
             order_ttl_s=settings.order_cache_ttl_s,
             trust_state_cache=settings.shared_subscription_group is None,
+            snapshot_timeout_s=settings.snapshot_timeout_s,
         )
         self.counters = IngestCounters()
         self._queue: queue.SimpleQueue[Inbound | object] = queue.SimpleQueue()
@@ -261,7 +263,7 @@ class Ingest:
                         {
                             "received_at": now,
                             "topic": item[0][:512],
-                            "payload": item[1],
+                            "payload": _dead_letter_payload(item[0], item[1]),
                             "reason": reason,
                         }
                     ],
@@ -298,6 +300,7 @@ class Ingest:
         c.flagged.update(outcome.flagged)
         c.statuses += outcome.statuses
         c.readings += outcome.readings
+        c.snapshots += outcome.snapshots
         if outcome.alerts is not None:
             c.alerts_opened += outcome.alerts.opened
             c.alerts_updated += outcome.alerts.updated
@@ -320,3 +323,10 @@ class Ingest:
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until everything received so far has been processed."""
         return self.wait_until(lambda c: c.processed >= c.received, timeout)
+
+
+def _dead_letter_payload(topic: str, payload: bytes) -> bytes:
+    """What a dead letter keeps: a snapshot only up to its head (it may hold a picture), the rest whole."""
+    if topic.endswith(f"/{Channel.SNAPSHOTS.value}"):
+        return payload[:MAX_SNAPSHOT_DEAD_LETTER_BYTES]
+    return payload

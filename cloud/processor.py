@@ -1,7 +1,9 @@
-"""Turning a batch of raw MQTT messages into records: validate, dead-letter, de-duplicate, apply rules.
+"""Turning a batch of raw MQTT messages into records: validate, dead-letter, de-duplicate, apply rules,
+and store the edges' answers to snapshot requests.
 
-Everything of one batch is written in one transaction with a constant number of statements; the caller
-acknowledges the QoS 1 messages only after `process` returned (i.e. after the commit).
+Everything of one batch is written in one transaction with a constant number of statements (plus one per
+snapshot answer: rare, an officer's request each); the caller acknowledges the QoS 1 messages only after
+`process` returned (i.e. after the commit).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 from pydantic import ValidationError
@@ -30,15 +32,17 @@ from cloud.rules import (
     evaluate_site_status,
     room_subject,
 )
-from cloud.storage.records import RoomStatus, SiteStatusRecord
+from cloud.storage.records import RoomStatus, SiteStatusRecord, SnapshotAnswer
 from cloud.storage.repository import Repository
 from cloud.storage.telemetry import TelemetryPoint
 from gateway.protocol import (
     EVENT_ADAPTER,
+    SNAPSHOT_ADAPTER,
     STATUS_ADAPTER,
     TELEMETRY_ADAPTER,
     Channel,
     SiteState,
+    SnapshotMessage,
     StatusMessage,
     TelemetryMessage,
     parse_topic,
@@ -47,10 +51,15 @@ from gateway.protocol import (
 log = logging.getLogger(__name__)
 
 MAX_DEAD_LETTER_BYTES = 256 * 1024
+# A refused snapshot may still hold a picture: its dead letter keeps only the head, which names the request
+# (SnapshotMessage puts the JPEG last).
+MAX_SNAPSHOT_DEAD_LETTER_BYTES = 2048
+# What the hub ingests: the site-to-hub channels (a message on a commands topic is dead-lettered).
 _ADAPTERS: dict[Channel, Any] = {
     Channel.EVENTS: EVENT_ADAPTER,
     Channel.TELEMETRY: TELEMETRY_ADAPTER,
     Channel.STATUS: STATUS_ADAPTER,
+    Channel.SNAPSHOTS: SNAPSHOT_ADAPTER,
 }
 _READING_FIELDS = (
     "presence",
@@ -92,6 +101,7 @@ class BatchOutcome:
     flagged: Counter[str] = field(default_factory=Counter)
     statuses: int = 0
     readings: int = 0
+    snapshots: int = 0  # answers stored against their pending request
     alerts: BatchResult | None = None
     points: list[TelemetryPoint] = field(default_factory=list)
 
@@ -103,6 +113,7 @@ class BatchOutcome:
         self.flagged.update(other.flagged)
         self.statuses += other.statuses
         self.readings += other.readings
+        self.snapshots += other.snapshots
         self.points.extend(other.points)
         if other.alerts is not None:
             mine = self.alerts
@@ -123,6 +134,7 @@ class _Parsed:
     events: list[RuleEvent] = field(default_factory=list)
     statuses: list[StatusMessage] = field(default_factory=list)
     telemetry: list[TelemetryMessage] = field(default_factory=list)
+    snapshots: list[SnapshotMessage] = field(default_factory=list)
 
 
 class BatchProcessor:
@@ -137,10 +149,12 @@ class BatchProcessor:
         cache_size: int = 50_000,
         order_ttl_s: float = 30.0,
         trust_state_cache: bool = True,
+        snapshot_timeout_s: float = 30.0,
     ) -> None:
         self._repo = repository
         self._alerts = alerts
         self._policy = policy
+        self._snapshot_timeout = timedelta(seconds=snapshot_timeout_s)
         self._trust_state = trust_state_cache  # False when other hub replicas write the same state
         self.orders: LruCache[str, OrderContext | None] = LruCache(cache_size, order_ttl_s)
         self.room_orders: LruCache[str, tuple[OrderContext, ...]] = LruCache(cache_size, order_ttl_s)
@@ -182,6 +196,8 @@ class BatchProcessor:
                 self._apply_statuses(conn, parsed.statuses, batch, new_sites, now, outcome)
             if parsed.telemetry:
                 self._record_readings(conn, parsed.telemetry, now, outcome)
+            if parsed.snapshots:
+                self._store_snapshots(conn, parsed.snapshots, now, outcome)
             outcome.alerts = batch.flush()
         # Only committed state enters the caches.
         if self._trust_state:
@@ -201,18 +217,24 @@ class BatchProcessor:
                 reason = "unknown_channel" if "unknown channel" in str(exc) else "bad_topic"
                 _reject(parsed, outcome, topic, payload, now, reason, str(exc))
                 continue
+            adapter = _ADAPTERS.get(channel)
+            if adapter is None:
+                detail = f"the hub does not ingest {channel.value} (it publishes them)"
+                _reject(parsed, outcome, topic, payload, now, "unknown_channel", detail)
+                continue
+            keep = MAX_SNAPSHOT_DEAD_LETTER_BYTES if channel is Channel.SNAPSHOTS else MAX_DEAD_LETTER_BYTES
             try:
-                message = _ADAPTERS[channel].validate_json(payload)
+                message = adapter.validate_json(payload)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 reason = "invalid_json" if first["type"] == "json_invalid" else "invalid_payload"
                 where = ".".join(str(p) for p in first["loc"]) or "payload"
                 detail = f"{where}: {first['msg']} ({exc.error_count()} errors)"
-                _reject(parsed, outcome, topic, payload, now, reason, detail)
+                _reject(parsed, outcome, topic, payload[:keep], now, reason, detail)
                 continue
             if message.site_id != site_id:
                 detail = f"payload site {message.site_id!r} on the topic of {site_id!r}"
-                _reject(parsed, outcome, topic, payload, now, "site_mismatch", detail)
+                _reject(parsed, outcome, topic, payload[:keep], now, "site_mismatch", detail)
                 continue
             if channel is Channel.EVENTS:
                 event_id = str(message.event_id)
@@ -234,6 +256,8 @@ class BatchProcessor:
                 )
             elif channel is Channel.STATUS:
                 parsed.statuses.append(message)
+            elif channel is Channel.SNAPSHOTS:
+                parsed.snapshots.append(message)
             else:
                 parsed.telemetry.append(message)
         return parsed
@@ -360,6 +384,28 @@ class BatchProcessor:
                     )
         outcome.readings += len(rooms)
         self._repo.rooms.save(conn, list(rooms.values()))
+
+    def _store_snapshots(
+        self, conn: Connection, messages: list[SnapshotMessage], now: datetime, outcome: BatchOutcome
+    ) -> None:
+        answers = [
+            SnapshotAnswer(
+                str(m.command_id),
+                m.site_id,
+                m.room_id,
+                "failed" if m.error is not None else "ready",
+                m.time,
+                m.faces_blurred,
+                None if m.error is None else m.error.value,
+                m.image,
+            )
+            for m in messages
+        ]
+        matched = self._repo.snapshots.complete(conn, answers, now, now - self._snapshot_timeout)
+        outcome.snapshots += len(matched)
+        if len(matched) < len(answers):
+            # Too late, answered already (a re-delivery), or for no request of this room: not stored.
+            outcome.flagged["unmatched_snapshot"] += len(answers) - len(matched)
 
     def _load_orders(self, conn: Connection, devices: set[str]) -> dict[str, OrderContext | None]:
         load = functools.partial(self._repo.orders.contexts_for_devices, conn=conn)

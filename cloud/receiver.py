@@ -25,7 +25,7 @@ from gateway.settings import MqttSettings
 log = logging.getLogger(__name__)
 
 DEFAULT_CLIENT_ID = "qmon-hub"
-SUBSCRIPTIONS = ((Channel.EVENTS, 1), (Channel.STATUS, 1), (Channel.TELEMETRY, 0))
+SUBSCRIPTIONS = ((Channel.EVENTS, 1), (Channel.STATUS, 1), (Channel.TELEMETRY, 0), (Channel.SNAPSHOTS, 1))
 
 # One received message: (topic, payload, qos, message id, connection generation). A plain tuple of atoms,
 # which the garbage collector stops tracking: tens of thousands can wait for the ingest worker in a burst.

@@ -68,7 +68,7 @@ TITLES: dict[AlertType, str] = {
     AlertType.BATTERY_DEPLETED: "Bracelet battery depleted",
     AlertType.BATTERY_LOW: "Bracelet battery low",
     AlertType.FEVER: "Fever",
-    AlertType.HUB_OFFLINE: "Home hub offline",
+    AlertType.HUB_OFFLINE: "Edge site offline",
     AlertType.PERSON_ABSENT: "Person absent from the room",
     AlertType.OCCUPANCY_EXCEEDED: "Too many people in the room",
     AlertType.CAMERA_FAULT: "Room camera cannot see",
@@ -312,9 +312,14 @@ def evaluate_site_status(
     if previous is not None and (status.since < previous.since or status == previous):
         return False, []  # a stale or repeated (retained) status
     onset = status.state is SiteState.OFFLINE
-    summary = "home hub went offline" if onset else "home hub back online"
-    action = _action(AlertType.HUB_OFFLINE, onset, onset, summary, policy)
-    return True, [(order, action) for order in orders if order.covers(status.since)]
+    change = "went offline" if onset else "back online"
+    home = _action(AlertType.HUB_OFFLINE, onset, onset, f"home hub {change}", policy)
+    facility = _action(AlertType.HUB_OFFLINE, onset, onset, f"facility edge box {change}", policy)
+    return True, [
+        (order, home if order.device_id is not None else facility)
+        for order in orders
+        if order.covers(status.since)
+    ]
 
 
 # Every event yields an action, and most are equal to an earlier one (same type, state and summary): they

@@ -114,6 +114,20 @@ class HubSettings(StrictModel):
         ge=0,
         description="How long ingest trusts a cached order look-up (API changes invalidate it at once).",
     )
+    snapshot_timeout_s: float = Field(
+        30.0,
+        ge=1,
+        le=600,
+        description="A room snapshot request the edge has not answered within this (s) becomes failed; "
+        "a later answer is dropped.",
+    )
+    snapshot_retention_s: float = Field(
+        15 * 60.0,
+        ge=10,
+        le=7 * 24 * 3600,
+        description="How long a received snapshot's image is kept (s); then its bytes are deleted and the "
+        "request is kept as expired (personal data: keep it short).",
+    )
 
     @field_validator("jwt_secret")
     @classmethod

@@ -8,6 +8,9 @@ A facility box also has `rooms`: each is a camera analysed in a worker thread (e
 decisions go through the same uplink and whose readings ride in the same telemetry batch. A box with
 rooms and no bracelets does not start BLE scanning; the camera modules (OpenCV, onnxruntime) are loaded
 only when rooms are configured.
+
+With a `commands` link (run_edge passes the MQTT uplink), the agent also answers the hub's commands: a
+snapshot of a room, every face blurred (edge/commands.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from edge.backends import ClientFactory, ScannerFactory, client_factory_for, scanner_factory_for
 from edge.calibration import HomeCalibration
+from edge.commands import CommandResponder
 from edge.decision import Decision, RoomDecision
 from edge.gate import AdvertGate
 from edge.maintenance import GattMaintainer
@@ -28,7 +32,7 @@ from edge.monitor import BraceletMonitor, DecisionListener
 from edge.settings import EdgeSettings
 from edge.state import EdgeState, JsonStateStore, StateStore
 from edge.tracker import BraceletTracker
-from gateway.uplink import Uplink
+from gateway.uplink import CommandLink, Uplink
 from qmon.clock import Clock
 
 if TYPE_CHECKING:
@@ -62,6 +66,7 @@ class AgentStats:
     detections: int = 0
     camera_cpu_s: float = 0.0
     cameras_offline: list[str] = field(default_factory=list)
+    snapshots: dict[str, int] = field(default_factory=dict)  # answers to snapshot commands, by outcome
 
 
 class EdgeAgent:
@@ -77,10 +82,13 @@ class EdgeAgent:
         client_factory: ClientFactory | None = None,
         state_store: StateStore | None = None,
         source_opener: SourceOpener | None = None,
+        commands: CommandLink | None = None,
     ) -> None:
         self.settings = settings
         self._clock = clock
         self._uplink = uplink
+        self._commands = commands
+        self.responder: CommandResponder | None = None
         self._scanner_factory = scanner_factory
         self._client_factory = client_factory
         self._source_opener = source_opener
@@ -201,8 +209,18 @@ class EdgeAgent:
         return monitor
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Monitor until `stop` is set; the state is saved on the way out."""
+        """Monitor (and answer the hub's commands) until `stop` is set; the state is saved on the way out."""
         monitor = self._build()
+        unsubscribe: Callable[[], None] | None = None
+        if self._commands is not None:
+            self.responder = CommandResponder(
+                self.settings.site_id,
+                self._commands,
+                self._clock,
+                self.rooms,
+                max_age_s=self.settings.camera.snapshot_max_age_s,
+            )
+            unsubscribe = self._commands.subscribe_commands(self.responder.handle)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(monitor.run(stop), name="edge-monitor")
@@ -211,6 +229,10 @@ class EdgeAgent:
                 if self.rooms is not None:
                     group.create_task(self.rooms.run(stop), name="edge-rooms")
         finally:
+            if unsubscribe is not None:
+                unsubscribe()
+            if self.responder is not None:
+                await self.responder.close()
             self.save_state()
 
     # ---- state ------------------------------------------------------------------------------------------
@@ -295,6 +317,7 @@ class EdgeAgent:
             detections=rooms.detections if rooms else 0,
             camera_cpu_s=rooms.cpu_s if rooms else 0.0,
             cameras_offline=rooms.offline if rooms else [],
+            snapshots=dict(sorted(self.responder.answers.items())) if self.responder else {},
         )
 
 
@@ -339,6 +362,7 @@ async def run_edge(
                 client_factory=client_factory,
                 state_store=state_store,
                 source_opener=source_opener,
+                commands=uplink,
             )
             if on_decision is not None:
                 agent.subscribe(on_decision)

@@ -1,8 +1,9 @@
 """Who may publish and subscribe where: one rule set for the embedded broker and Mosquitto's ACL file.
 
 A site (an edge agent) authenticates with its site id as user name and may only publish on its own
-branch of the topic tree; the hub may read every site's branch. The hub also cross-checks the site id in
-each payload against the topic, so a site cannot speak for another even through a misconfigured broker.
+branch of the topic tree (never commands) and read only its own commands; the hub may read every site's
+site-to-hub channels and publish every site's commands. The hub also cross-checks the site id in each
+payload against the topic, so a site cannot speak for another even through a misconfigured broker.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from gateway.protocol import TOPIC_ROOT, Channel
+from gateway.protocol import HUB_CHANNELS, SITE_CHANNELS, TOPIC_ROOT
 
 Action = Literal["publish", "subscribe"]
 
-SITE_PUBLISH = (Channel.EVENTS, Channel.TELEMETRY, Channel.STATUS)
+SITE_PUBLISH = SITE_CHANNELS  # what a site publishes under its own id, and the hub reads
+HUB_PUBLISH = HUB_CHANNELS  # what the hub publishes to a site, and only that site reads
 
 
 class MqttRole(StrEnum):
@@ -32,12 +34,10 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
 def allowed_filters(username: str, role: MqttRole, action: Action) -> list[str]:
     """The topic filters an account may use for an action."""
     if role is MqttRole.HUB:
-        if action == "subscribe":
-            return [f"{TOPIC_ROOT}/sites/+/{c.value}" for c in SITE_PUBLISH]
-        return []
-    if action == "publish":
-        return [f"{TOPIC_ROOT}/sites/{username}/{c.value}" for c in SITE_PUBLISH]
-    return []
+        channels = SITE_PUBLISH if action == "subscribe" else HUB_PUBLISH
+        return [f"{TOPIC_ROOT}/sites/+/{c.value}" for c in channels]
+    channels = SITE_PUBLISH if action == "publish" else HUB_PUBLISH
+    return [f"{TOPIC_ROOT}/sites/{username}/{c.value}" for c in channels]
 
 
 def is_allowed(username: str, role: MqttRole, action: Action, topic: str) -> bool:
@@ -71,7 +71,9 @@ def render_mosquitto_acl(hub_users: list[str]) -> str:
     for user in hub_users:
         lines.append(f"user {user}")
         lines.extend(f"topic read {f}" for f in allowed_filters(user, MqttRole.HUB, "subscribe"))
+        lines.extend(f"topic write {f}" for f in allowed_filters(user, MqttRole.HUB, "publish"))
         lines.append("")
     lines.append("# every other account is a site: its user name is its site id")
     lines.extend(f"pattern write {TOPIC_ROOT}/sites/%u/{c.value}" for c in SITE_PUBLISH)
+    lines.extend(f"pattern read {TOPIC_ROOT}/sites/%u/{c.value}" for c in HUB_PUBLISH)
     return "\n".join(lines) + "\n"

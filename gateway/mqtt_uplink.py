@@ -17,6 +17,11 @@ Delivery contract (at-least-once, idempotent consumer):
   retained `online`; a clean `stop()` publishes a retained `offline` ("shutdown") before disconnecting.
   New events and telemetry go out only after the broker acknowledged this connection's `online`: by then
   paho has re-queued the previous connection's unacknowledged events, so nothing new can overtake them.
+* Commands (`.../commands`, QoS 1): the uplink subscribes to its own site's topic on every (re)connect
+  (sessions are clean, so each connection subscribes again), validates each command and hands it to the
+  handlers registered with `subscribe_commands`, on the event loop. An invalid command is logged and
+  counted (`commands_invalid`), never raised. Answers (`send_snapshot`) are published at once, QoS 1, and
+  never go through the outbox: a snapshot is ephemeral, and one that cannot be sent now is dropped.
 * A broker that refuses an event for good (an MQTT 5 PUBACK with an error code, e.g. not authorised) gets
   it logged, counted in `events_rejected` and deleted: retrying would block every later event. Over
   MQTT 3.1.1 a broker drops a denied publish silently and still acknowledges it.
@@ -34,7 +39,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,10 +50,13 @@ import qmon
 from gateway.mqtt_client import build_client
 from gateway.outbox import Outbox
 from gateway.protocol import (
+    COMMAND_ADAPTER,
     Channel,
+    CommandMessage,
     EventMessage,
     EventType,
     SiteState,
+    SnapshotMessage,
     StatusMessage,
     TelemetryMessage,
     encode_message,
@@ -56,6 +64,7 @@ from gateway.protocol import (
     utc_from_timestamp,
 )
 from gateway.settings import MqttSettings
+from gateway.uplink import CommandHandler
 from qmon.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -79,10 +88,15 @@ class UplinkStats:
     connects: int  # connections acknowledged by the broker
     reconnects: int  # connects after the first
     connect_failures: int  # attempts that failed (unreachable, or refused: bad credentials)
+    commands_received: int = 0  # valid commands handed to the handlers
+    commands_invalid: int = 0  # commands dropped: not valid JSON, not a valid command, or another site's
+    snapshots_sent: int = 0  # snapshot answers handed to paho (QoS 1)
+    commands_subscribed: bool = False  # the broker granted this connection's commands subscription
 
 
 class MqttUplink:
-    """Durable, ordered delivery of one site's events and telemetry to the broker (implements `Uplink`).
+    """Durable, ordered delivery of one site's events and telemetry to the broker (implements `Uplink`),
+    and its commands in and their answers out (implements `CommandLink`).
 
     `start()` and `stop()` are coroutines: call them from the agent's event loop. `emit_event` and
     `emit_telemetry` are plain calls that may come from any thread, before or after `start()`; each is one
@@ -105,6 +119,7 @@ class MqttUplink:
         self.site_id = site_id
         self.settings = settings
         self._status_topic = topic_for(site_id, Channel.STATUS)  # also validates the site id
+        self._commands_topic = topic_for(site_id, Channel.COMMANDS)
         self._outbox = outbox
         self._clock = clock
         self._agent_version = agent_version
@@ -122,6 +137,8 @@ class MqttUplink:
         self._client.on_connect_fail = self._paho_connect_fail
         self._client.on_disconnect = self._paho_disconnect
         self._client.on_publish = self._paho_publish
+        self._client.on_message = self._paho_message
+        self._client.on_subscribe = self._paho_subscribe
 
         # Loop-side state: only touched on the event loop's thread.
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -140,6 +157,10 @@ class MqttUplink:
         self._events_sent = self._events_acked = self._events_rejected = 0
         self._telemetry_sent = 0
         self._connects = self._connect_failures = 0
+        self._command_handlers: dict[object, CommandHandler] = {}
+        self._commands_received = self._commands_invalid = self._snapshots_sent = 0
+        self._commands_mid: int | None = None  # paho thread only: the commands SUBSCRIBE awaiting its SUBACK
+        self._commands_subscribed = False
 
     # ---- the Uplink port -------------------------------------------------------------------------------
 
@@ -167,6 +188,34 @@ class MqttUplink:
             )
         self._outbox.enqueue_telemetry(message)
         self._wake_sender()
+
+    # ---- the CommandLink port ---------------------------------------------------------------------------
+
+    def subscribe_commands(self, handler: CommandHandler) -> Callable[[], None]:
+        """Call `handler` on the event loop with each valid command for this site; returns the unsubscribe."""
+        token = object()
+        self._command_handlers[token] = handler
+
+        def unsubscribe() -> None:
+            self._command_handlers.pop(token, None)
+
+        return unsubscribe
+
+    def send_snapshot(self, message: SnapshotMessage) -> bool:
+        """Publish a snapshot answer at once (QoS 1, not retained); False when not connected (dropped)."""
+        if message.site_id != self.site_id:
+            raise ValueError(f"snapshot for site {message.site_id!r} given to the uplink of {self.site_id!r}")
+        if not self._client.is_connected():
+            log.warning("uplink %s: not connected; snapshot %s dropped", self.site_id, message.command_id)
+            return False
+        info = self._client.publish(
+            topic_for(self.site_id, Channel.SNAPSHOTS), encode_message(message), qos=1
+        )
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            log.warning("uplink %s: snapshot %s not sent: %s", self.site_id, message.command_id, info.rc)
+            return False
+        self._snapshots_sent += 1
+        return True
 
     # ---- life cycle ------------------------------------------------------------------------------------
 
@@ -243,6 +292,10 @@ class MqttUplink:
             connects=self._connects,
             reconnects=max(0, self._connects - 1),
             connect_failures=self._connect_failures,
+            commands_received=self._commands_received,
+            commands_invalid=self._commands_invalid,
+            snapshots_sent=self._snapshots_sent,
+            commands_subscribed=self._commands_subscribed,
         )
 
     async def wait_connected(self, timeout: float) -> bool:
@@ -352,7 +405,13 @@ class MqttUplink:
 
     # ---- news from paho's thread, applied on the loop ----------------------------------------------------
 
+    def _set_commands_subscribed(self, subscribed: bool) -> None:
+        self._commands_subscribed = subscribed
+        self._progress.set()
+
     def _set_connected(self, connected: bool) -> None:
+        if not connected:
+            self._commands_subscribed = False
         if connected and not self._connected:
             self._connects += 1
             self._connected_event.set()
@@ -383,6 +442,20 @@ class MqttUplink:
     def _on_connect_failure(self) -> None:
         self._connect_failures += 1
         self._progress.set()
+
+    def _on_command(self, command: CommandMessage | None) -> None:
+        if command is None:
+            self._commands_invalid += 1
+            return
+        self._commands_received += 1
+        handlers = list(self._command_handlers.values())
+        if not handlers:
+            log.warning("uplink %s: no handler for command %s; dropped", self.site_id, command.command_id)
+        for handler in handlers:
+            try:
+                handler(command)
+            except Exception:
+                log.exception("uplink %s: command handler failed on %s", self.site_id, command.command_id)
 
     def _to_loop(self, callback: Any, *args: Any) -> None:
         """Run `callback(*args)` on the event loop; dropped once the loop is gone (the process is ending)."""
@@ -419,6 +492,8 @@ class MqttUplink:
         # otherwise overtake them. The PUBACK of this status comes later still, so it opens the gate.
         info = client.publish(self._status_topic, self._status(None, True), qos=1, retain=True)
         self._online_mid = info.mid
+        # Clean sessions: the broker forgot the subscription with the previous connection.
+        _, self._commands_mid = client.subscribe(self._commands_topic, qos=1)
 
     def _paho_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         log.debug("uplink %s: broker %s unreachable; retrying with backoff", self.site_id, self.settings.url)
@@ -441,6 +516,32 @@ class MqttUplink:
                 log.error("uplink %s: broker refused our status: %s", self.site_id, reason_code)
             self._to_loop(self._set_connected, True)
         self._to_loop(self._on_ack, mid, reason_code.is_failure, str(reason_code))
+
+    def _paho_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any, properties: Any
+    ) -> None:
+        if mid != self._commands_mid:
+            return
+        granted = not any(code.is_failure for code in reason_codes)
+        if not granted:
+            log.error(
+                "uplink %s: the broker refused the commands subscription: %s", self.site_id, reason_codes
+            )
+        self._to_loop(self._set_commands_subscribed, granted)
+
+    def _paho_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        # Validated here (cheap), handled on the loop; nothing a broker or the hub sends may raise.
+        command: CommandMessage | None = None
+        try:
+            if msg.topic != self._commands_topic:
+                raise ValueError(f"unexpected topic {msg.topic!r}")
+            command = COMMAND_ADAPTER.validate_json(msg.payload)
+            if command.site_id != self.site_id:
+                raise ValueError(f"command for site {command.site_id!r}")
+        except Exception as exc:  # ValidationError, a bad topic or encoding: paho's thread must go on
+            command = None
+            log.warning("uplink %s: invalid command dropped: %s", self.site_id, str(exc)[:300])
+        self._to_loop(self._on_command, command)
 
     def _status(self, reason: str | None, online: bool) -> bytes:
         message = StatusMessage(

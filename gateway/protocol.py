@@ -6,6 +6,8 @@ Every message is UTF-8 JSON validated by these pydantic models at both ends. Top
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import uuid
 from datetime import UTC, datetime
@@ -36,6 +38,12 @@ class Channel(StrEnum):
     EVENTS = "events"
     TELEMETRY = "telemetry"
     STATUS = "status"
+    SNAPSHOTS = "snapshots"  # site -> hub: the answer to a snapshot command
+    COMMANDS = "commands"  # hub -> site: explicit requests (a snapshot of a room)
+
+
+SITE_CHANNELS = (Channel.EVENTS, Channel.TELEMETRY, Channel.STATUS, Channel.SNAPSHOTS)  # a site publishes
+HUB_CHANNELS = (Channel.COMMANDS,)  # the hub publishes
 
 
 def topic_for(site_id: str, channel: Channel) -> str:
@@ -51,7 +59,7 @@ def subscription_for(channel: Channel) -> str:
 
 
 def parse_topic(topic: str) -> tuple[str, Channel]:
-    """Split a qmon topic into (site id, channel); raise ValueError for anything else."""
+    """Split a qmon topic into (site id, channel), either direction; raise ValueError for anything else."""
     parts = topic.split("/")
     if len(parts) != 5 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT or parts[2] != "sites":
         raise ValueError(f"not a {TOPIC_ROOT} site topic: {topic!r}")
@@ -240,9 +248,107 @@ class StatusMessage(_Message):
     _check_time = field_validator("time")(_utc)
 
 
+class CommandType(StrEnum):
+    """What the hub asks a site to do."""
+
+    SNAPSHOT = "snapshot"
+
+
+class CommandMessage(_Message):
+    """An explicit request from the hub to one site; QoS 1, not retained, on `.../commands`.
+
+    Who asked stays on the hub: the command names the room, never the officer.
+    """
+
+    v: Literal[1] = Field(default=1, description="Protocol version.")
+    command_id: uuid.UUID = Field(description="Unique per request; the answer carries it back.")
+    site_id: SiteId
+    type: CommandType
+    room_id: RoomId
+    time: datetime = Field(description="When the hub issued the command (RFC 3339, UTC).")
+
+    _check_time = field_validator("time")(_utc)
+
+
+# A snapshot's JPEG, before base64. A 640x480 frame at quality 85 is 40-80 kB; a full-HD one fits too.
+MAX_SNAPSHOT_BYTES = 1024 * 1024
+_MAX_SNAPSHOT_BASE64 = 4 * -(-MAX_SNAPSHOT_BYTES // 3)
+_JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+class SnapshotError(StrEnum):
+    """Why a site answered a snapshot command without a picture."""
+
+    UNKNOWN_ROOM = "unknown_room"  # no camera room of that id at this site
+    CAMERA_OFFLINE = "camera_offline"  # no recent frame from the room's camera
+    BUSY = "busy"  # too many snapshots in progress at this site
+    FAILED = "failed"  # the picture could not be made (blurring or encoding failed)
+
+
+class SnapshotMessage(_Message):
+    """A site's answer to a snapshot command: a JPEG with every face blurred, or an error; QoS 1 on
+    `.../snapshots`. Exactly one of `jpeg` and `error`."""
+
+    v: Literal[1] = Field(default=1, description="Protocol version.")
+    command_id: uuid.UUID = Field(description="The command this answers.")
+    site_id: SiteId
+    room_id: RoomId
+    time: datetime = Field(description="When the frame was taken (with an error: when the site answered).")
+    faces_blurred: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Faces found and blurred; null if detection failed and the whole frame was blurred "
+        "instead (and with an error).",
+    )
+    error: SnapshotError | None = Field(default=None, description="Why there is no picture.")
+    # Last, so that the head of a payload (what a dead letter keeps) names the request.
+    jpeg: str | None = Field(
+        default=None,
+        max_length=_MAX_SNAPSHOT_BASE64,
+        description=f"The JPEG, standard base64; at most {MAX_SNAPSHOT_BYTES} bytes before encoding.",
+    )
+
+    _check_time = field_validator("time")(_utc)
+
+    @field_validator("jpeg")
+    @classmethod
+    def _check_jpeg(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                data = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("jpeg must be standard base64") from None
+            if not data.startswith(_JPEG_MAGIC):
+                raise ValueError("jpeg is not a JPEG image")
+        return value
+
+    @model_validator(mode="after")
+    def _picture_or_error(self) -> SnapshotMessage:
+        if (self.jpeg is None) == (self.error is None):
+            raise ValueError("a snapshot carries exactly one of jpeg and error")
+        if self.error is not None and self.faces_blurred is not None:
+            raise ValueError("faces_blurred goes with a picture, not with an error")
+        return self
+
+    @property
+    def image(self) -> bytes | None:
+        """The JPEG bytes (None with an error)."""
+        return None if self.jpeg is None else base64.b64decode(self.jpeg)
+
+
+def encode_jpeg(data: bytes) -> str:
+    """JPEG bytes as SnapshotMessage.jpeg (standard base64); ValueError over MAX_SNAPSHOT_BYTES."""
+    if len(data) > MAX_SNAPSHOT_BYTES:
+        raise ValueError(f"snapshot of {len(data)} bytes exceeds {MAX_SNAPSHOT_BYTES}")
+    return base64.b64encode(data).decode("ascii")
+
+
 EVENT_ADAPTER: TypeAdapter[EventMessage] = TypeAdapter(EventMessage)
 TELEMETRY_ADAPTER: TypeAdapter[TelemetryMessage] = TypeAdapter(TelemetryMessage)
 STATUS_ADAPTER: TypeAdapter[StatusMessage] = TypeAdapter(StatusMessage)
+COMMAND_ADAPTER: TypeAdapter[CommandMessage] = TypeAdapter(CommandMessage)
+SNAPSHOT_ADAPTER: TypeAdapter[SnapshotMessage] = TypeAdapter(SnapshotMessage)
 
 
 def encode_message(message: _Message) -> bytes:

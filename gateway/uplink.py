@@ -1,11 +1,12 @@
-"""The Uplink port: what an edge agent hands its decisions and telemetry to."""
+"""The edge agent's ports towards the hub: the Uplink (decisions and telemetry out, durable) and the
+CommandLink (the hub's commands in, their answers out, ephemeral)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from gateway.protocol import EventMessage, EventType, TelemetryMessage
+from gateway.protocol import CommandMessage, EventMessage, EventType, SnapshotMessage, TelemetryMessage
 
 
 class Uplink(Protocol):
@@ -28,4 +29,19 @@ class Uplink(Protocol):
 
     def emit_telemetry(self, message: TelemetryMessage) -> None:
         """Queue a telemetry batch (kept, bounded, while the broker is unreachable)."""
+        ...
+
+
+CommandHandler = Callable[[CommandMessage], None]
+
+
+class CommandLink(Protocol):
+    """The hub's commands to a site, and the site's direct answers (ephemeral: never in the outbox)."""
+
+    def subscribe_commands(self, handler: CommandHandler) -> Callable[[], None]:
+        """Call `handler` (on the agent's event loop) with every valid command; returns the unsubscribe."""
+        ...
+
+    def send_snapshot(self, message: SnapshotMessage) -> bool:
+        """Publish a snapshot answer now (QoS 1); False if it could not be sent (it is not kept)."""
         ...

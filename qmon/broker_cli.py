@@ -47,8 +47,8 @@ def run_broker(host: str, port: int) -> None:
     multiple=True,
     default=["hub"],
     show_default=True,
-    help="Account(s) the hub uses; may read every site's topics.",
+    help="Account(s) the hub uses; may read every site's topics and send each site its commands.",
 )
 def print_acl(hub_users: tuple[str, ...]) -> None:
-    """Print a Mosquitto acl_file that lets each site publish only under its own id."""
+    """Print a Mosquitto acl_file: each site publishes only under its own id and reads only its commands."""
     click.echo(render_mosquitto_acl(list(hub_users)), nl=False)

@@ -32,6 +32,7 @@ from cloud.auth import Passwords, create_officer
 from cloud.settings import HubSettings
 from edge.agent import AgentStats, run_edge
 from edge.camera.capture import SourceOpener, VideoSource
+from edge.camera.detector import Image
 from edge.decision import Decision, RoomDecision
 from edge.settings import EdgeSettings
 from firmware_sim.camera import RoomScene, RoomState, SimulatedCameraSource, load_scenes
@@ -61,12 +62,16 @@ DEFAULT_WARD = ("Resident", "phuc-xa", "Phúc Xá")
 QUIET_HAPPENINGS = frozenset({HappeningKind.LINK_UP, HappeningKind.LINK_CLOSED})
 
 # The isolation facility's people (fictional), one per room of the bundled scenes, in the second ward.
-RESIDENTS = {"room-101": ("Hoàng Văn Em",), "room-102": ("Vũ Thị Giang",)}
+RESIDENTS: dict[str, tuple[str, ...]] = {"room-101": ("Hoàng Văn Em",), "room-102": ("Vũ Thị Giang",)}
 FACILITY_WARD = "truc-bach"
 FACILITY_ADDRESS = "Khu cách ly tập trung, 2 Yên Phụ, Trúc Bạch"
 # Frames analysed per simulated second, and at most per real second (two rooms share the demo's CPU).
 ANALYSED_PER_SIMULATED_S = 2.5
 MAX_ANALYSIS_FPS = 10.0
+# The occupancy checks treat a face unseen for 2 s as gone (OccupancyPolicy.gap_s): frames must come more
+# often than that, in simulated time; one a second keeps them exact (checked up to --speed 10).
+MAX_FRAME_GAP_S = 1.0
+FEED_CONNECT_TIMEOUT_S = 10.0
 # What a scene's change looks like on camera: (RoomState field, new value) -> words.
 SCENE_TEXT = {
     ("person", True): "the resident comes back into the room",
@@ -226,7 +231,7 @@ class _SceneSource(SimulatedCameraSource):
         self._say = say
         self._state: RoomState | None = None
 
-    def retrieve(self) -> tuple[bool, Any]:
+    def retrieve(self) -> tuple[bool, Image | None]:
         """The current frame; a change of the scene since the previous frame read is told."""
         ok, image = super().retrieve()
         if ok and self.labels:
@@ -235,7 +240,7 @@ class _SceneSource(SimulatedCameraSource):
             if self._state is not None:
                 for name, value in state.model_dump().items():
                     if value != getattr(self._state, name):
-                        self._say(SCENE_TEXT[(name, value)])
+                        self._say(SCENE_TEXT.get((name, value), f"{name}: {value}"))
             self._state = state
         return ok, image
 
@@ -273,10 +278,16 @@ class Printer:
 
 
 async def _follow(
-    client: HubClient, officer: str, ward: str, names: dict[int, str], report: DemoReport, out: Printer
+    client: HubClient,
+    officer: str,
+    ward: str,
+    names: dict[int, str],
+    report: DemoReport,
+    out: Printer,
+    connected: asyncio.Event,
 ) -> None:
     feed = report.feeds.setdefault(officer, [])
-    async for change in client.follow():
+    async for change in client.follow(connected=connected):
         feed.append(change)
         alert = change.alert
         who = names.get(alert["order_id"], f"order {alert['order_id']}")
@@ -371,20 +382,7 @@ async def _with_hub(
     )
     scenes = facility.scenes if facility.scenes is not None else load_scenes()
     out = Printer(clock, write)
-    broker_kind = "MQTT broker" if options.mqtt_url else "embedded MQTT broker"
-    write(
-        f"qmon demo: {broker_kind} {mqtt_url}, hub API {server.url}, {len(world.households)} households "
-        f"and an isolation facility with {len(scenes)} camera rooms, simulated time x{options.speed:g} "
-        "(Ctrl-C to stop)"
-    )
-    fps = analysis_fps(options.speed)
-    write(
-        f"  facility {FACILITY_SITE_ID} (ward {facility.ward}): simulated cameras play their scenes at the "
-        f"simulated clock's speed; {fps:g} frames analysed per real second per room "
-        f"(one every {options.speed / fps:.2g} simulated s)"
-    )
-    for username, (password, ward) in accounts.items():
-        write(f"  sign in as {username!r} (ward {ward or 'all'}) with password {password!r}")
+    _announce(write, options, mqtt_url, server.url, len(world.households), len(scenes), accounts)
     report.hub_url, report.passwords = server.url, {name: pw for name, (pw, _) in accounts.items()}
     admin = await HubClient.sign_in(server.url, "admin", accounts["admin"][0])
     try:
@@ -395,8 +393,11 @@ async def _with_hub(
     officers = {
         name: await HubClient.sign_in(server.url, name, pw) for name, (pw, ward) in accounts.items() if ward
     }
+    connected = {name: asyncio.Event() for name in officers}
     feeds = [
-        asyncio.create_task(_follow(client, name, accounts[name][1] or "", names, report, out))
+        asyncio.create_task(
+            _follow(client, name, accounts[name][1] or "", names, report, out, connected[name])
+        )
         for name, client in officers.items()
     ]
 
@@ -431,6 +432,9 @@ async def _with_hub(
         scenes, mqtt_url, mqtt_accounts[FACILITY_SITE_ID], workdir, options.speed, facility
     )
     try:
+        # The officers watch before anything happens: an alert raised before a feed subscribed is not in it.
+        watching = asyncio.gather(*(event.wait() for event in connected.values()))
+        await asyncio.wait_for(watching, FEED_CONNECT_TIMEOUT_S)
         async with running_world(world, "demo") as radio:
             settings = _edge_settings(
                 world, radio, mqtt_url, mqtt_accounts[SITE_ID], workdir, options.edge_overrides
@@ -473,6 +477,42 @@ async def _with_hub(
         await _stop_feeds(feeds)
         for client in officers.values():
             await client.close()
+    _summarise(write, report)
+
+
+def _announce(
+    write: Callable[[str], None],
+    options: DemoOptions,
+    mqtt_url: str,
+    hub_url: str,
+    households: int,
+    rooms: int,
+    accounts: dict[str, tuple[str, str | None]],
+) -> None:
+    """The demo's first lines: what runs where, how fast, and how to sign in."""
+    broker_kind = "MQTT broker" if options.mqtt_url else "embedded MQTT broker"
+    write(
+        f"qmon demo: {broker_kind} {mqtt_url}, hub API {hub_url}, {households} households and an isolation "
+        f"facility with {rooms} camera rooms, simulated time x{options.speed:g} (Ctrl-C to stop)"
+    )
+    fps = analysis_fps(options.speed)
+    write(
+        f"  facility {FACILITY_SITE_ID} (ward {options.facility.ward}): simulated cameras play their scenes "
+        f"at the simulated clock's speed; {fps:g} frames analysed per real second per room "
+        f"(one every {options.speed / fps:.2g} simulated s)"
+    )
+    if options.speed / fps > MAX_FRAME_GAP_S:
+        write(
+            f"  note: above x{MAX_ANALYSIS_FPS * MAX_FRAME_GAP_S:g} the rooms are analysed too seldom for "
+            "their occupancy checks (a face must be seen at least every 2 simulated s): camera faults still "
+            "show, but person_absent/present and occupancy decisions come late or not at all"
+        )
+    for username, (password, ward) in accounts.items():
+        write(f"  sign in as {username!r} (ward {ward or 'all'}) with password {password!r}")
+
+
+def _summarise(write: Callable[[str], None], report: DemoReport) -> None:
+    """The demo's last lines: what each officer received, and their rooms as the API lists them."""
     for officer, changes in report.feeds.items():
         opened = sorted({c.alert["type"] for c in changes})
         write(f"  {officer}: {len(changes)} alert changes, alert types {', '.join(opened) or 'none'}")

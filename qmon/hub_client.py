@@ -6,6 +6,7 @@ authentication and per-ward authorization as everyone else.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,6 +15,10 @@ from typing import Any
 
 import httpx
 from httpx_sse import aconnect_sse
+
+# An idle connection is dropped by the client before the hub's server (uvicorn: 5 s) closes it: at equal
+# timeouts a request sent ~5 s after the previous one can go out on a closing connection (ReadError).
+KEEPALIVE_EXPIRY_S = 2.0
 
 
 class HubError(RuntimeError):
@@ -40,7 +45,10 @@ class HubClient:
     def __init__(self, base_url: str, token: str, *, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S),
         )
 
     @classmethod
@@ -132,8 +140,14 @@ class HubClient:
         )
         return result
 
-    async def follow(self, last_event_id: int | None = None) -> AsyncIterator[AlertChange]:
-        """Live alert changes of the caller's wards (Server-Sent Events), from after `last_event_id`."""
+    async def follow(
+        self, last_event_id: int | None = None, connected: asyncio.Event | None = None
+    ) -> AsyncIterator[AlertChange]:
+        """Live alert changes of the caller's wards (Server-Sent Events), from after `last_event_id`.
+
+        `connected` is set once the hub has subscribed the stream (its first message arrived): from then on
+        no change is missed.
+        """
         headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
         timeout = httpx.Timeout(10.0, read=None)
         async with aconnect_sse(
@@ -141,6 +155,8 @@ class HubClient:
         ) as source:
             _check(source.response)
             async for event in source.aiter_sse():
+                if connected is not None:
+                    connected.set()
                 if event.event != "alert":
                     continue
                 data = json.loads(event.data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloud.api import alerts, auth, devices, health, orders, sites
+from cloud.api import alerts, auth, devices, health, orders, sites, snapshots
 
 
 def build_router() -> APIRouter:
@@ -14,6 +14,7 @@ def build_router() -> APIRouter:
     for module in (auth, alerts, orders, devices, sites):
         api.include_router(module.router)
     api.include_router(sites.rooms_router)
+    api.include_router(snapshots.router)
     router.include_router(api)
     router.include_router(health.router)
     return router

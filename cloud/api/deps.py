@@ -13,11 +13,13 @@ from cloud.access import MANAGERS, Actor, Role
 from cloud.alerts import AlertService
 from cloud.auth import AuthenticationError, Passwords, Tokens
 from cloud.broadcaster import Broadcaster
+from cloud.commands import CommandSender
 from cloud.devices import DeviceService
 from cloud.ingest import Ingest
 from cloud.orders import OrderService
 from cloud.settings import HubSettings
 from cloud.sites import SiteService
+from cloud.snapshots import SnapshotService
 from cloud.storage.repository import Repository
 from qmon.clock import Clock
 
@@ -39,6 +41,8 @@ class Hub:
     devices: DeviceService
     sites: SiteService
     ingest: Ingest | None
+    snapshots: SnapshotService
+    commands: CommandSender | None
 
 
 def get_hub(request: Request) -> Hub:

@@ -217,6 +217,16 @@ class OrderRecords(Records):
                 out.setdefault((row.site_id, row.room_id), []).append(row.id)
         return out
 
+    def room_wards(self, site_id: str, room_id: str, *, conn: Connection | None = None) -> set[str]:
+        """The wards of the active orders in one facility room (empty: no active order there)."""
+        query = (
+            sa.select(orders.c.ward_id)
+            .where(orders.c.site_id == site_id, orders.c.room_id == room_id, orders.c.status == "active")
+            .distinct()
+        )
+        with self._tx(conn) as c:
+            return set(c.execute(query).scalars())
+
     def site_ids(
         self, wards: Collection[str] | None, *, conn: Connection | None = None
     ) -> builtins.list[str]:

@@ -242,3 +242,34 @@ class RoomStatus:
     camera: str
     brightness: float | None
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRecord:
+    """An officer's request for a room snapshot and what became of it (the JPEG is read on its own)."""
+
+    id: str
+    site_id: str
+    room_id: str
+    requested_by: str
+    requested_at: datetime
+    status: str  # pending, ready, failed, expired
+    received_at: datetime | None
+    taken_at: datetime | None
+    faces_blurred: int | None
+    error: str | None
+    has_image: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotAnswer:
+    """An edge's answer to a snapshot request, as ingest stores it: a JPEG (`ready`) or an error."""
+
+    id: str
+    site_id: str
+    room_id: str
+    status: str  # ready or failed
+    taken_at: datetime
+    faces_blurred: int | None
+    error: str | None
+    jpeg: bytes | None

@@ -16,6 +16,7 @@ from cloud.storage.events import DeadLetterRecords, EventRecords
 from cloud.storage.officers import OfficerRecords
 from cloud.storage.orders import OrderRecords
 from cloud.storage.rooms import RoomRecords
+from cloud.storage.snapshots import SnapshotRecords
 from cloud.storage.telemetry import SqlTelemetryStore
 
 
@@ -38,6 +39,7 @@ class Repository:
         self.events = EventRecords(self.db)
         self.dead_letters = DeadLetterRecords(self.db)
         self.alerts = AlertRecords(self.db)
+        self.snapshots = SnapshotRecords(self.db)
 
     @classmethod
     def from_url(cls, database_url: str) -> Repository:

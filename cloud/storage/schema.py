@@ -262,3 +262,24 @@ telemetry = sa.Table(
     sa.Column("values", json_type(), nullable=False),
     sa.Index("ix_telemetry_device_id_time", "device_id", "time"),
 )
+
+# Room snapshots asked for by officers (cloud/snapshots.py). `id` is the command id the edge answers with.
+# The JPEG is personal data: its bytes are deleted `snapshot_retention_s` after receipt (status expired).
+SNAPSHOT_STATUSES = ("pending", "ready", "failed", "expired")
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("site_id", sa.String(63), nullable=False),
+    sa.Column("room_id", sa.String(63), nullable=False),
+    sa.Column("requested_by", sa.String(64), nullable=False),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=True),
+    sa.Column("taken_at", UtcDateTime, nullable=True),
+    sa.Column("faces_blurred", sa.Integer, nullable=True),
+    sa.Column("error", sa.String(32), nullable=True),
+    sa.Column("jpeg", sa.LargeBinary, nullable=True),
+    sa.Index("ix_snapshots_status_requested_at", "status", "requested_at"),
+    sa.Index("ix_snapshots_site_id_room_id", "site_id", "room_id"),
+)

@@ -6,6 +6,9 @@ thread that reads a frame, runs the room's pipeline and passes the `FrameResult`
 durable outbox as the bracelets' events), listeners are called, and each room's latest state and counters
 are kept for the telemetry batch. onnxruntime and OpenCV release the GIL while they compute, so several
 cameras use several cores.
+
+Each worker also keeps its camera's latest frame, in memory only and replaced by the next, so that a
+snapshot the hub asks for (edge/commands.py) shows the room as it is now; nothing is ever written to disk.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from edge.camera.capture import Capture
+from edge.camera.detector import Detector, Image
 from edge.camera.occupancy import RoomSnapshot
 from edge.camera.pipeline import FrameResult, RoomPipeline
+from edge.camera.snapshot import BlurredSnapshot, take_snapshot
 from edge.decision import RoomDecision
 from gateway.protocol import CameraState, RoomReading, utc_from_timestamp
 from gateway.uplink import Uplink
@@ -41,6 +46,15 @@ class RoomUnit:
     capture: Capture
     pipeline: RoomPipeline
     interval_s: float
+    snapshot_detector: Detector | None = None  # what finds the faces to blur; None: the pipeline's
+
+
+@dataclass(frozen=True, slots=True)
+class LatestFrame:
+    """A camera's most recent frame and when it was read (the injected clock's time)."""
+
+    image: Image
+    time: float
 
 
 class CameraWorker:
@@ -54,6 +68,8 @@ class CameraWorker:
         self._thread = threading.Thread(target=self._run, name=f"camera-{unit.room_id}", daemon=True)
         self.errors = 0
         self.cpu_s = 0.0  # this thread's CPU time (decoding, analysis)
+        # Written by this thread only, as one reference swap: readers on the loop see a whole value.
+        self.latest: LatestFrame | None = None
 
     def start(self) -> None:
         """Start the thread."""
@@ -80,6 +96,7 @@ class CameraWorker:
                     if frame is None:
                         result = unit.pipeline.offline(now)
                     else:
+                        self.latest = LatestFrame(frame, now)
                         result = unit.pipeline.process(frame, now)
                     self._deliver(result)
                 except Exception:
@@ -127,6 +144,8 @@ class RoomMonitor:
         self._rooms = {unit.room_id: _RoomState() for unit in self.units}
         self._snapshots = {unit.room_id: unit.pipeline.snapshot() for unit in self.units}
         self.workers: list[CameraWorker] = []
+        self._workers: dict[str, CameraWorker] = {}
+        self._units = {unit.room_id: unit for unit in self.units}
         self.decisions: dict[str, int] = {}
         self.emit_failures = 0
 
@@ -150,6 +169,7 @@ class RoomMonitor:
                 loop.call_soon_threadsafe(self.deliver, result)
 
         self.workers = [CameraWorker(unit, self._clock, hand_over) for unit in self.units]
+        self._workers = {worker.unit.room_id: worker for worker in self.workers}
         for worker in self.workers:
             worker.start()
         log.info("analysing %d cameras", len(self.workers))
@@ -209,6 +229,22 @@ class RoomMonitor:
             room.frames = room.detections = 0
             room.last_reading_at = now
         return readings
+
+    def has_room(self, room_id: str) -> bool:
+        """True if `room_id` is one of this site's camera rooms."""
+        return room_id in self._units
+
+    def latest_frame(self, room_id: str) -> LatestFrame | None:
+        """The room camera's most recent frame (None before the first, or when the rooms are not running)."""
+        worker = self._workers.get(room_id)
+        return worker.latest if worker is not None else None
+
+    def render_snapshot(self, room_id: str, frame: LatestFrame, max_bytes: int) -> BlurredSnapshot:
+        """`frame` of the room with every face blurred, as a JPEG of at most `max_bytes` (CPU-bound: run it
+        in a worker thread; the detector is shared with the camera threads, which onnxruntime allows)."""
+        unit = self._units[room_id]
+        detector = unit.snapshot_detector or unit.pipeline.detector
+        return take_snapshot(frame.image, detector, max_bytes=max_bytes)
 
     def snapshots(self) -> dict[str, RoomSnapshot]:
         """What has been reported about each room, to persist."""

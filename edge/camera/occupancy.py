@@ -24,6 +24,8 @@ from typing import Any
 from edge.decision import format_time
 from gateway.protocol import CameraState, EventType
 
+DEFAULT_GAP_S = 2.0  # seconds without a face that do not break a run of observations
+
 
 @dataclass(frozen=True, slots=True)
 class OccupancyPolicy:
@@ -36,7 +38,7 @@ class OccupancyPolicy:
     normal_after_s: float = 15.0
     unknown_after_s: float = 10.0
     unknown_clear_s: float = 10.0
-    gap_s: float = 2.0
+    gap_s: float = DEFAULT_GAP_S
     smooth_s: float = 2.0
 
     def __post_init__(self) -> None:

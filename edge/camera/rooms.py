@@ -1,5 +1,6 @@
 """Builds the rooms' runtime from settings: one shared detector (and embedder), a capture and a pipeline
-per room, and the monitor that runs them."""
+per room, and the monitor that runs them; plus a second detector at a lower score threshold for snapshots
+(a doubtful box blurred costs nothing, a face missed is a face shown)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from edge.camera.models import detector_path, recognizer_path
 from edge.camera.monitor import RoomMonitor, RoomUnit
 from edge.camera.occupancy import RoomSnapshot
 from edge.camera.pipeline import Embedder, IdentityCheck, RoomPipeline
+from edge.camera.snapshot import SNAPSHOT_SCORE_THRESHOLD
 from edge.settings import EdgeSettings
 from gateway.uplink import Uplink
 from qmon.clock import Clock
@@ -26,14 +28,14 @@ def enrollment_store(settings: EdgeSettings) -> EnrollmentStore:
     return EnrollmentStore(directory)
 
 
-def build_detector(settings: EdgeSettings) -> Detector:
-    """YuNet as configured (the model file checked)."""
+def build_detector(settings: EdgeSettings, *, score_threshold: float | None = None) -> Detector:
+    """YuNet as configured (the model file checked), optionally at another score threshold."""
     from edge.camera.yunet import YuNetDetector
 
     camera = settings.camera
     return YuNetDetector(
         detector_path(camera.detector_model),
-        score_threshold=camera.score_threshold,
+        score_threshold=camera.score_threshold if score_threshold is None else score_threshold,
         nms_threshold=camera.nms_threshold,
         threads=camera.threads,
     )
@@ -56,12 +58,17 @@ def build_room_monitor(
     opener: SourceOpener | None = None,
     detector: Detector | None = None,
     embedder: Embedder | None = None,
+    snapshot_detector: Detector | None = None,
 ) -> RoomMonitor:
     """Every configured room, ready to run. Models are loaded here, so a missing one fails at start-up.
 
-    The detector and embedder are shared by the rooms' threads (onnxruntime sessions are thread-safe).
+    The detectors and embedder are shared by the rooms' threads (onnxruntime sessions are thread-safe).
+    A caller that passes its own `detector` and no `snapshot_detector` gets the former for snapshots too.
     """
     camera = settings.camera
+    if snapshot_detector is None and detector is None:
+        threshold = min(camera.score_threshold, SNAPSHOT_SCORE_THRESHOLD)
+        snapshot_detector = build_detector(settings, score_threshold=threshold)
     detector = detector or build_detector(settings)
     store = enrollment_store(settings)
     identity_rooms = [room for room in settings.rooms if room.identity]
@@ -95,5 +102,14 @@ def build_room_monitor(
             opener=opener or open_source,
             policy=CapturePolicy(camera.backoff_min_s, camera.backoff_max_s, loop=room.loop),
         )
-        units.append(RoomUnit(room.room_id, room.allowed_people, capture, pipeline, 1.0 / room.analysis_fps))
+        units.append(
+            RoomUnit(
+                room.room_id,
+                room.allowed_people,
+                capture,
+                pipeline,
+                1.0 / room.analysis_fps,
+                snapshot_detector=snapshot_detector,
+            )
+        )
     return RoomMonitor(units, uplink, clock)

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from edge.camera.health import HealthPolicy
 from edge.camera.identity import DEFAULT_MATCH_THRESHOLD
 from edge.camera.motion import MotionPolicy
-from edge.camera.occupancy import OccupancyPolicy
+from edge.camera.occupancy import DEFAULT_GAP_S, OccupancyPolicy
 from edge.camera.sources import parse_source
 from edge.camera.yunet import DEFAULT_NMS_THRESHOLD, DEFAULT_SCORE_THRESHOLD
 from gateway.protocol import RoomId
@@ -28,6 +28,7 @@ DETECT_WIDTH = 640
 IDENTITY_INTERVAL_S = 2.0
 BACKOFF_MIN_S = 1.0
 BACKOFF_MAX_S = 30.0
+SNAPSHOT_MAX_AGE_S = 10.0
 
 
 class CameraSettings(StrictModel):
@@ -62,6 +63,13 @@ class CameraSettings(StrictModel):
         default=IDENTITY_INTERVAL_S,
         ge=0,
         description="Identity check at most this often per room (and on every change of the face count).",
+    )
+    snapshot_max_age_s: float = Field(
+        default=SNAPSHOT_MAX_AGE_S,
+        gt=0,
+        le=3600,
+        description="A snapshot the hub asks for is refused (camera_offline) if the room's latest frame is "
+        "older than this, s.",
     )
     backoff_min_s: float = Field(default=BACKOFF_MIN_S, gt=0, description="First reconnect delay, s.")
     backoff_max_s: float = Field(default=BACKOFF_MAX_S, gt=0, description="Longest reconnect delay, s.")
@@ -110,6 +118,9 @@ class HealthSettings(StrictModel):
     def to_policy(self) -> HealthPolicy:
         """The pure-core policy."""
         return HealthPolicy(**self.model_dump())
+
+
+GAP_FRAMES = 2.5  # frame intervals a run of observations may skip (at low analysis rates)
 
 
 class RoomSettings(StrictModel):
@@ -166,6 +177,8 @@ class RoomSettings(StrictModel):
             normal_after_s=self.normal_after_s,
             unknown_after_s=self.unknown_after_s,
             unknown_clear_s=self.unknown_clear_s,
+            # A face missed in one frame must not break a run: tolerate at least 2.5 frame intervals.
+            gap_s=max(DEFAULT_GAP_S, GAP_FRAMES / self.analysis_fps),
         )
 
     def motion_policy(self) -> MotionPolicy:

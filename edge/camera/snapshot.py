@@ -3,11 +3,15 @@
 Faces found by the detector are pixelated and blurred beyond recognition (with a margin around each box
 for hair and ears); if the detector fails, the whole frame is blurred instead. A face the detector misses
 stays visible, so snapshots should use a low score threshold (more boxes blurred costs nothing).
+
+`qmon camera snapshot` writes one on the box; the edge agent sends one to the hub when an officer asks
+(edge/commands.py), both through `take_snapshot`.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -21,6 +25,7 @@ FACE_MARGIN = 0.3  # of the box size, each side
 # A face region keeps 4 colour blocks across, then a blur half its size: YuNet is robust to ordinary blur
 # and finds faces through a 12-pixel mosaic, but not through this (tests/unit/camera/test_snapshot.py).
 BLOCKS_ACROSS = 4
+MIN_WIDTH = 160  # a picture too big for its size cap is halved, but never below this width
 
 
 def _obscure(region: Image) -> Image:
@@ -59,15 +64,56 @@ def blur_all(frame: Image) -> Image:
     return np.asarray(cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
 
 
-def blurred_snapshot(frame: Image, detector: Detector | None, *, quality: int = 85) -> bytes:
-    """JPEG bytes of `frame` with every detected face blurred, or all of it if detection is impossible."""
+@dataclass(frozen=True, slots=True)
+class BlurredSnapshot:
+    """A snapshot ready to leave the box."""
+
+    jpeg: bytes
+    faces: int | None  # faces found and blurred; None: detection failed and the whole frame is blurred
+
+
+def take_snapshot(
+    frame: Image, detector: Detector | None, *, quality: int = 85, max_bytes: int | None = None
+) -> BlurredSnapshot:
+    """`frame` with every detected face blurred (or all of it if detection is impossible), as a JPEG.
+
+    With `max_bytes`, a JPEG over the cap is encoded again at a lower quality, then at half the size
+    until it fits (ValueError if even MIN_WIDTH pixels do not).
+    """
+    faces: int | None
     try:
         if detector is None:
             raise RuntimeError("no detector")
-        picture = blur_faces(frame, detector.detect(frame))
+        found = detector.detect(frame)
+        picture, faces = blur_faces(frame, found), len(found)
     except Exception as exc:
         log.warning("snapshot: face detection failed (%s); blurring the whole frame", exc)
-        picture = blur_all(frame)
+        picture, faces = blur_all(frame), None
+    return BlurredSnapshot(_encode(picture, quality, max_bytes), faces)
+
+
+def blurred_snapshot(frame: Image, detector: Detector | None, *, quality: int = 85) -> bytes:
+    """JPEG bytes of `frame` with every detected face blurred, or all of it if detection is impossible."""
+    return take_snapshot(frame, detector, quality=quality).jpeg
+
+
+def _encode(picture: Image, quality: int, max_bytes: int | None) -> bytes:
+    jpeg = _jpeg(picture, quality)
+    if max_bytes is None or len(jpeg) <= max_bytes:
+        return jpeg
+    quality = min(quality, 60)
+    while True:
+        jpeg = _jpeg(picture, quality)
+        if len(jpeg) <= max_bytes:
+            return jpeg
+        height, width = picture.shape[:2]
+        if width // 2 < MIN_WIDTH:
+            raise ValueError(f"the snapshot does not fit in {max_bytes} bytes")
+        size = (width // 2, max(1, height // 2))
+        picture = np.asarray(cv2.resize(picture, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
+def _jpeg(picture: Image, quality: int) -> bytes:
     ok, encoded = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise ValueError("could not encode the snapshot as JPEG")

@@ -103,7 +103,11 @@ IDENTITY_ROOM = RoomScene.model_validate(
         ],
     }
 )
-RESIDENTS = {"room-a": ("Room A Resident",), "room-b": ("Room B Resident",), "room-c": ("Room C Resident",)}
+RESIDENTS: dict[str, tuple[str, ...]] = {
+    "room-a": ("Room A Resident",),
+    "room-b": ("Room B Resident",),
+    "room-c": ("Room C Resident",),
+}
 BLIND_CAUSES = ["covered", "dark", "frozen"]
 
 
@@ -176,7 +180,6 @@ async def _drive(
     demo = asyncio.create_task(run_demo(options, write, stop, report))
     clients: dict[str, HubClient] = {}
     handled: set[int] = set()
-    lists: dict[str, list[dict[str, Any]]] = {}
     try:
         while not demo.done() and not until(report):
             await asyncio.sleep(0.1)
@@ -185,8 +188,10 @@ async def _drive(
                     clients[name] = await HubClient.sign_in(report.hub_url, name, report.passwords[name])
             if clients:
                 await _handle_recovered_cameras(clients[OFFICER], report, handled)
-        if not demo.done():
-            lists = {name: await client.alerts(limit=500) for name, client in clients.items()}
+        if demo.done():
+            await demo  # the demo's own failure, if it failed
+            pytest.fail(f"not every expected alert reached the officer within {TIMEOUT_S:g} s: see demo.log")
+        lists = {name: await client.alerts(limit=500) for name, client in clients.items()}
     finally:
         stop.set()
         for client in clients.values():

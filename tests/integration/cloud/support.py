@@ -14,11 +14,15 @@ from cloud.storage.records import Officer, Order
 from cloud.storage.repository import Repository
 from gateway.protocol import (
     Channel,
+    CommandMessage,
     EventMessage,
     EventType,
     SiteState,
+    SnapshotError,
+    SnapshotMessage,
     StatusMessage,
     TelemetryMessage,
+    encode_jpeg,
     encode_message,
     topic_for,
 )
@@ -27,6 +31,52 @@ from tests.unit.cloud.builders import DEVICE, ROOM, SITE, T0, at
 
 FACILITY = "facility-1"
 PASSWORD = "correct horse battery staple"
+# A JPEG's framing around some bytes: all the hub checks and stores (it never decodes the picture).
+SNAPSHOT_JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8 + b"\xff\xd9"
+
+
+class FakeCommandSender:
+    """The hub's CommandSender port for tests: keeps what it was given; `accept=False` refuses everything."""
+
+    def __init__(self, accept: bool = True) -> None:
+        self.accept = accept
+        self.sent: list[CommandMessage] = []
+        self.started = self.stopped = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def send(self, command: CommandMessage) -> bool:
+        if self.accept:
+            self.sent.append(command)
+        return self.accept
+
+
+def snapshot_message(
+    command: CommandMessage,
+    *,
+    jpeg: bytes | None = SNAPSHOT_JPEG,
+    error: SnapshotError | None = None,
+    faces_blurred: int | None = 1,
+    site_id: str | None = None,
+    room_id: str | None = None,
+    taken_at: datetime | None = None,
+) -> tuple[str, bytes]:
+    """(topic, payload) of an edge's answer to `command`: a picture, or with `error` a refusal."""
+    site = site_id or command.site_id
+    message = SnapshotMessage(
+        command_id=command.command_id,
+        site_id=site,
+        room_id=room_id or command.room_id,
+        time=taken_at or command.time,
+        faces_blurred=None if error is not None else faces_blurred,
+        error=error,
+        jpeg=None if error is not None or jpeg is None else encode_jpeg(jpeg),
+    )
+    return topic_for(site, Channel.SNAPSHOTS), encode_message(message)
 
 
 def fast_passwords() -> Passwords:

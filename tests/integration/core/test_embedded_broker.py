@@ -57,3 +57,50 @@ def test_mosquitto_with_rendered_acl_enforces_the_same_rule(mosquitto_factory: M
     finally:
         hub.stop()
         site.stop()
+
+
+def _commands_reach_only_their_site(port: int, passwords: dict[str, str]) -> None:
+    """The hub commands site-b; site-a can neither read those commands nor publish any, on either topic;
+    answers go from a site's own snapshots topic to the hub only."""
+    hub = TestClient(port, "hub", passwords["hub"]).start()
+    site_a = TestClient(port, "site-a", passwords["site-a"]).start()
+    site_b = TestClient(port, "site-b", passwords["site-b"]).start()
+    try:
+        hub.subscribe("qmon/v1/sites/+/snapshots")
+        hub.subscribe("qmon/v1/sites/+/commands")  # refused: the hub writes commands, it never reads them
+        site_a.subscribe("qmon/v1/sites/site-b/commands")  # refused
+        site_a.subscribe("qmon/v1/sites/+/commands")  # refused
+        site_a.subscribe("qmon/v1/sites/site-a/commands")  # its own: allowed
+        site_b.subscribe("qmon/v1/sites/site-b/commands")
+        site_a.publish("qmon/v1/sites/site-b/commands", b"forged for b")
+        site_a.publish("qmon/v1/sites/site-a/commands", b"forged for itself")
+        site_b.publish("qmon/v1/sites/site-a/snapshots", b"answer as a")
+        hub.publish("qmon/v1/sites/site-b/commands", b"command for b")
+        site_b.publish("qmon/v1/sites/site-b/snapshots", b"answer of b")
+        site_b.wait_for(1)
+        hub.wait_for(1)
+        assert [(m.topic, m.payload) for m in site_b.settle()] == [
+            ("qmon/v1/sites/site-b/commands", b"command for b")
+        ]
+        assert [(m.topic, m.payload) for m in hub.settle()] == [
+            ("qmon/v1/sites/site-b/snapshots", b"answer of b")
+        ]
+        assert site_a.settle() == []
+    finally:
+        for client in (hub, site_a, site_b):
+            client.stop()
+
+
+async def test_embedded_broker_lets_only_the_hub_command_a_site(
+    embedded_broker_with_accounts: EmbeddedBroker,
+) -> None:
+    passwords = {"hub": "hub-secret", "site-a": "site-a-secret", "site-b": "site-b-secret"}
+    await asyncio.to_thread(_commands_reach_only_their_site, embedded_broker_with_accounts.port, passwords)
+
+
+def test_mosquitto_with_rendered_acl_lets_only_the_hub_command_a_site(
+    mosquitto_factory: MosquittoFactory,
+) -> None:
+    passwords = {"hub": "hub-pw-123", "site-a": "a-pw-123", "site-b": "b-pw-123"}
+    broker = mosquitto_factory.start(accounts=passwords, hub_users=["hub"])
+    _commands_reach_only_their_site(broker.port, passwords)

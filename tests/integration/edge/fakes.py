@@ -17,7 +17,14 @@ from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback,
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakError, BleakGATTProtocolError
 
-from gateway.protocol import EventMessage, EventType, TelemetryMessage, utc_from_timestamp
+from gateway.protocol import (
+    CommandMessage,
+    EventMessage,
+    EventType,
+    SnapshotMessage,
+    TelemetryMessage,
+    utc_from_timestamp,
+)
 from qmon.bracelet import gatt
 from qmon.bracelet.advert import Flags
 from qmon.bracelet.gatt import BraceletConfig, GattValueError, StatusValue
@@ -301,6 +308,38 @@ class FakeUplink:
     def room_types(self, room_id: str) -> list[EventType]:
         """Event types so far about one room."""
         return [e.type for e in self.events if e.room_id == room_id]
+
+
+class FakeCommandLink:
+    """The CommandLink port: the test delivers the hub's commands; the answers are kept in `sent`."""
+
+    def __init__(self, connected: bool = True) -> None:
+        self.connected = connected
+        self.sent: list[SnapshotMessage] = []
+        self._handlers: dict[object, Callable[[CommandMessage], None]] = {}
+
+    def subscribe_commands(self, handler: Callable[[CommandMessage], None]) -> Callable[[], None]:
+        token = object()
+        self._handlers[token] = handler
+
+        def unsubscribe() -> None:
+            self._handlers.pop(token, None)
+
+        return unsubscribe
+
+    def send_snapshot(self, message: SnapshotMessage) -> bool:
+        if self.connected:
+            self.sent.append(message)
+        return self.connected
+
+    def deliver(self, command: CommandMessage) -> None:
+        """What the uplink does with a valid command: call every handler (on the loop)."""
+        for handler in list(self._handlers.values()):
+            handler(command)
+
+    @property
+    def subscribed(self) -> bool:
+        return bool(self._handlers)
 
 
 def feed_scanner_factory(feed: AdvertFeed) -> Callable[[Callable[..., None]], Any]:

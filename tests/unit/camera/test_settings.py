@@ -24,6 +24,12 @@ def test_defaults_of_a_room() -> None:
     assert room.motion_policy().recheck_s == 2.0
 
 
+def test_a_slowly_analysed_room_tolerates_gaps_of_a_few_frames() -> None:
+    fast = RoomSettings(room_id="room-101", source=0, analysis_fps=5.0).occupancy_policy()
+    slow = RoomSettings(room_id="room-101", source=0, analysis_fps=0.25).occupancy_policy()
+    assert fast.gap_s == 2.0 and slow.gap_s == 10.0  # 2.5 frame intervals at 0.25 frames/s
+
+
 def test_settings_defaults_match_the_modules_they_configure() -> None:
     # edge.camera.settings must not import those modules (OpenCV), so it repeats their defaults.
     assert DETECT_WIDTH == pipeline.DEFAULT_DETECT_WIDTH

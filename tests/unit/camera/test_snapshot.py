@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from edge.camera.detector import Face, Image
-from edge.camera.snapshot import blur_faces, blurred_snapshot
+from edge.camera.snapshot import MIN_WIDTH, blur_faces, blurred_snapshot, take_snapshot
 from tests.support.camera import photo, yunet
 
 
@@ -63,3 +64,30 @@ def test_two_people_both_blurred() -> None:
     assert yunet(0.5).detect(picture) == []
     for found in yunet(0.3).detect(picture):  # a vague body-sized blob at most, never a face
         assert found.w > 2.5 * max(face.w for face in faces)
+
+
+def test_take_snapshot_tells_how_many_faces_it_blurred() -> None:
+    from firmware_sim.camera import RoomScene, SimulatedCamera
+
+    scene = RoomScene(id="room-1", duration_s=1, initial={"person": True, "visitor": True})
+    frame, _ = SimulatedCamera(scene).frame(0)
+    shot = take_snapshot(frame, yunet(0.5))
+    assert shot.faces == 2 and shot.jpeg == blurred_snapshot(frame, yunet(0.5))
+    assert take_snapshot(frame, BrokenDetector()).faces is None  # the whole frame blurred instead
+
+
+class NoFaces:
+    def detect(self, frame: Image) -> list[Face]:
+        return []
+
+
+def test_a_snapshot_over_its_size_cap_is_made_smaller_until_it_fits() -> None:
+    rng = np.random.default_rng(1)
+    noise = rng.integers(0, 256, size=(960, 1280, 3), dtype=np.uint8)  # incompressible
+    full = take_snapshot(noise, NoFaces())
+    assert full.faces == 0 and decode(full.jpeg).shape[1] == 1280
+    capped = take_snapshot(noise, NoFaces(), max_bytes=len(full.jpeg) // 6)
+    assert len(capped.jpeg) <= len(full.jpeg) // 6 and decode(capped.jpeg).shape[1] < 1280
+    with pytest.raises(ValueError, match="does not fit"):
+        take_snapshot(noise, NoFaces(), max_bytes=1000)  # not even at MIN_WIDTH pixels
+    assert decode(take_snapshot(noise, NoFaces(), max_bytes=60_000).jpeg).shape[1] >= MIN_WIDTH

@@ -231,6 +231,13 @@ def test_hub_offline_opens_for_orders_of_the_site_and_clears_when_online() -> No
     assert apply and all(not a.active and not a.onset for _, a in actions)
 
 
+def test_an_offline_site_is_worded_by_what_it_is_for_each_order() -> None:
+    home, room = make_order(), make_order(order_id=2, device_id=None, room_id="room-101")
+    offline = SiteStatus(SiteState.OFFLINE, at(60))
+    _, actions = evaluate_site_status(offline, None, [home, room], Policy())
+    assert [a.summary for _, a in actions] == ["home hub went offline", "facility edge box went offline"]
+
+
 def test_stale_and_repeated_site_status_is_ignored() -> None:
     current = SiteStatus(SiteState.OFFLINE, at(60))
     assert evaluate_site_status(current, current, [make_order()], Policy()) == (False, [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 
@@ -10,17 +11,25 @@ from pydantic import ValidationError
 
 from gateway.acl import MqttRole, is_allowed, render_mosquitto_acl, topic_matches
 from gateway.protocol import (
+    COMMAND_ADAPTER,
     EVENT_ADAPTER,
+    MAX_SNAPSHOT_BYTES,
+    SNAPSHOT_ADAPTER,
     STATUS_ADAPTER,
     TELEMETRY_ADAPTER,
     Channel,
+    CommandType,
     EventMessage,
     EventType,
+    SnapshotError,
+    encode_jpeg,
     encode_message,
     parse_topic,
     topic_for,
     utc_from_timestamp,
 )
+
+JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4 + b"\xff\xd9"  # a JPEG's framing, enough for the checks
 
 
 def make_event(**overrides: object) -> dict[str, object]:
@@ -42,13 +51,16 @@ def test_topics_round_trip() -> None:
     topic = topic_for("home-1", Channel.EVENTS)
     assert topic == "qmon/v1/sites/home-1/events"
     assert parse_topic(topic) == ("home-1", Channel.EVENTS)
+    assert topic_for("facility-1", Channel.COMMANDS) == "qmon/v1/sites/facility-1/commands"
+    assert parse_topic("qmon/v1/sites/facility-1/snapshots") == ("facility-1", Channel.SNAPSHOTS)
 
 
 @pytest.mark.parametrize(
     "topic",
     [
         "qmon/v2/sites/home-1/events",
-        "qmon/v1/sites/home-1/commands",
+        "qmon/v1/sites/home-1/videos",
+        "qmon/v1/sites/home-1/command",
         "qmon/v1/sites/Home_1/events",
         "qmon/v1/sites/home-1/events/extra",
         "qmon/v1/home-1/events",
@@ -108,24 +120,52 @@ def test_topic_filter_matching() -> None:
 
 def test_site_may_publish_only_under_its_own_id() -> None:
     assert is_allowed("site-a", MqttRole.SITE, "publish", "qmon/v1/sites/site-a/events")
+    assert is_allowed("site-a", MqttRole.SITE, "publish", "qmon/v1/sites/site-a/snapshots")
     assert not is_allowed("site-a", MqttRole.SITE, "publish", "qmon/v1/sites/site-b/events")
+    assert not is_allowed("site-a", MqttRole.SITE, "publish", "qmon/v1/sites/site-b/snapshots")
     assert not is_allowed("site-a", MqttRole.SITE, "publish", "qmon/v1/sites/+/events")
     assert not is_allowed("site-a", MqttRole.SITE, "subscribe", "qmon/v1/sites/+/events")
+
+
+def test_site_reads_only_its_own_commands_and_never_publishes_one() -> None:
+    assert is_allowed("site-a", MqttRole.SITE, "subscribe", "qmon/v1/sites/site-a/commands")
+    assert not is_allowed("site-a", MqttRole.SITE, "subscribe", "qmon/v1/sites/site-b/commands")
+    assert not is_allowed("site-a", MqttRole.SITE, "subscribe", "qmon/v1/sites/+/commands")
+    assert not is_allowed("site-a", MqttRole.SITE, "subscribe", "qmon/v1/sites/site-a/#")
+    assert not is_allowed("site-a", MqttRole.SITE, "subscribe", "qmon/v1/sites/site-a/snapshots")
+    assert not is_allowed("site-a", MqttRole.SITE, "publish", "qmon/v1/sites/site-a/commands")
+    assert not is_allowed("site-a", MqttRole.SITE, "publish", "qmon/v1/sites/site-b/commands")
 
 
 def test_hub_reads_every_site_but_not_beyond() -> None:
     assert is_allowed("hub", MqttRole.HUB, "subscribe", "qmon/v1/sites/+/events")
     assert is_allowed("hub", MqttRole.HUB, "subscribe", "qmon/v1/sites/site-a/status")
+    assert is_allowed("hub", MqttRole.HUB, "subscribe", "qmon/v1/sites/+/snapshots")
     assert not is_allowed("hub", MqttRole.HUB, "subscribe", "qmon/#")
     assert not is_allowed("hub", MqttRole.HUB, "subscribe", "qmon/v1/sites/#")
+    assert not is_allowed("hub", MqttRole.HUB, "subscribe", "qmon/v1/sites/+/commands")
     assert not is_allowed("hub", MqttRole.HUB, "publish", "qmon/v1/sites/site-a/events")
+    assert not is_allowed("hub", MqttRole.HUB, "publish", "qmon/v1/sites/site-a/snapshots")
+
+
+def test_hub_publishes_commands_to_each_site_by_name() -> None:
+    assert is_allowed("hub", MqttRole.HUB, "publish", "qmon/v1/sites/site-a/commands")
+    assert is_allowed("hub", MqttRole.HUB, "publish", "qmon/v1/sites/facility-1/commands")
+    assert not is_allowed("hub", MqttRole.HUB, "publish", "qmon/v1/sites/+/commands")  # no wildcard publish
 
 
 def test_mosquitto_acl_renders_the_same_rules() -> None:
     text = render_mosquitto_acl(["hub"])
     assert "user hub\ntopic read qmon/v1/sites/+/events" in text
+    assert "topic read qmon/v1/sites/+/snapshots\ntopic write qmon/v1/sites/+/commands\n" in text
     assert "pattern write qmon/v1/sites/%u/events" in text
-    assert "topic write" not in text
+    assert "pattern write qmon/v1/sites/%u/snapshots" in text
+    assert "pattern read qmon/v1/sites/%u/commands" in text
+    assert "pattern write qmon/v1/sites/%u/commands" not in text
+    assert [line for line in text.splitlines() if "write" in line and "commands" in line] == [
+        "topic write qmon/v1/sites/+/commands"
+    ]
+    assert "topic read qmon/v1/sites/+/commands" not in text
 
 
 def test_room_events_name_a_room_and_a_room_event_type() -> None:
@@ -173,3 +213,103 @@ def test_telemetry_carries_room_readings() -> None:
     }
     message = TELEMETRY_ADAPTER.validate_json(json.dumps(body))
     assert message.readings == [] and message.rooms[0].faces == 1
+
+
+def make_command(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "v": 1,
+        "command_id": str(uuid.uuid4()),
+        "site_id": "facility-1",
+        "type": "snapshot",
+        "room_id": "room-101",
+        "time": "2026-11-21T10:00:00Z",
+    }
+    body.update(overrides)
+    return body
+
+
+def make_snapshot(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "v": 1,
+        "command_id": str(uuid.uuid4()),
+        "site_id": "facility-1",
+        "room_id": "room-101",
+        "time": "2026-11-21T10:00:01.2Z",
+        "faces_blurred": 1,
+        "jpeg": base64.b64encode(JPEG).decode(),
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def test_command_round_trip_names_the_room_not_the_officer() -> None:
+    message = COMMAND_ADAPTER.validate_json(json.dumps(make_command()))
+    assert message.type is CommandType.SNAPSHOT and message.room_id == "room-101"
+    encoded = encode_message(message)
+    assert COMMAND_ADAPTER.validate_json(encoded) == message
+    assert set(json.loads(encoded)) == {"v", "command_id", "site_id", "type", "room_id", "time"}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"v": 2},
+        {"type": "video"},
+        {"room_id": None},
+        {"room_id": "Room 101"},
+        {"command_id": "1"},
+        {"time": "2026-11-21T10:00:00"},
+        {"requested_by": "officer-a"},  # the officer stays on the hub
+    ],
+)
+def test_invalid_commands_are_refused(overrides: dict[str, object]) -> None:
+    body = {k: v for k, v in make_command(**overrides).items() if v is not None}
+    with pytest.raises(ValidationError):
+        COMMAND_ADAPTER.validate_json(json.dumps(body))
+
+
+def test_snapshot_carries_the_jpeg_as_base64() -> None:
+    message = SNAPSHOT_ADAPTER.validate_json(json.dumps(make_snapshot()))
+    assert message.image == JPEG and message.faces_blurred == 1 and message.error is None
+    encoded = encode_message(message)
+    assert SNAPSHOT_ADAPTER.validate_json(encoded) == message
+    assert list(json.loads(encoded))[-1] == "jpeg"  # last: a dead letter's head names the request
+    whole = SNAPSHOT_ADAPTER.validate_json(json.dumps(make_snapshot(faces_blurred=None)))
+    assert whole.faces_blurred is None  # detection failed: the whole frame is blurred
+
+
+def test_snapshot_errors_carry_no_picture() -> None:
+    refused = make_snapshot(faces_blurred=None, jpeg=None, error="camera_offline")
+    message = SNAPSHOT_ADAPTER.validate_json(json.dumps(refused))
+    assert message.error is SnapshotError.CAMERA_OFFLINE and message.image is None
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"jpeg": None},  # neither picture nor error
+        {"error": "unknown_room"},  # both
+        {"jpeg": None, "error": "unknown_room"},  # faces_blurred with an error
+        {"jpeg": None, "faces_blurred": None, "error": "melted"},
+        {"jpeg": "not base64!"},
+        {"jpeg": base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()},  # not a JPEG
+        {"jpeg": base64.b64encode(JPEG).decode().replace("=", "")},  # bad padding
+        {"faces_blurred": -1},
+        {"extra": 1},
+        {"site_id": "Facility 1"},
+    ],
+)
+def test_invalid_snapshots_are_refused(overrides: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        SNAPSHOT_ADAPTER.validate_json(json.dumps(make_snapshot(**overrides)))
+
+
+def test_snapshot_size_is_capped() -> None:
+    at_cap = JPEG + bytes(MAX_SNAPSHOT_BYTES - len(JPEG))
+    assert len(encode_jpeg(at_cap)) <= 4 * MAX_SNAPSHOT_BYTES // 3 + 4
+    SNAPSHOT_ADAPTER.validate_json(json.dumps(make_snapshot(jpeg=encode_jpeg(at_cap))))
+    with pytest.raises(ValueError):
+        encode_jpeg(at_cap + b"\x00")
+    over = base64.b64encode(at_cap + bytes(3)).decode()
+    with pytest.raises(ValidationError, match="at most"):
+        SNAPSHOT_ADAPTER.validate_json(json.dumps(make_snapshot(jpeg=over)))
