@@ -54,6 +54,7 @@ class IngestCounters:
     acked: int = 0
     db_retries: int = 0
     connects: int = 0
+    sweeps_alerting: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values (Counters become dicts)."""
@@ -170,8 +171,16 @@ class Ingest:
         stop = False
         limit = self._settings.ingest_batch_max
         linger = self._settings.ingest_batch_linger_s
+        sweep_every = self._settings.site_sweep_interval_s
+        next_sweep = time.monotonic() + sweep_every
         while not stop:
-            first = self._queue.get()
+            if time.monotonic() >= next_sweep:
+                self._sweep()
+                next_sweep = time.monotonic() + sweep_every
+            try:
+                first = self._queue.get(timeout=max(0.0, next_sweep - time.monotonic()))
+            except queue.Empty:
+                continue
             if first is _STOP:
                 break
             batch: list[Inbound] = [first]  # type: ignore[list-item]
@@ -205,6 +214,23 @@ class Ingest:
             self.counters.batches += 1
             if outcome is not None:
                 self._count(outcome)
+            self._cond.notify_all()
+
+    def _sweep(self) -> None:
+        """Time-driven rules: sites offline past the grace period get their hub_offline alerts."""
+        try:
+            result = self.processor.sweep_offline_sites(utc_from_timestamp(self._clock.now()))
+        except Exception:  # the next sweep tries again; events must keep flowing meanwhile
+            log.exception("hub ingest: offline-site sweep failed")
+            self.processor.forget_state()
+            return
+        if result is None:
+            return
+        self._alerts.publish(result.changes)
+        with self._cond:
+            self.counters.alerts_opened += result.opened
+            self.counters.alerts_updated += result.updated
+            self.counters.sweeps_alerting += 1
             self._cond.notify_all()
 
     def _commit(self, batch: list[Inbound]) -> BatchOutcome | None:

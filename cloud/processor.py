@@ -30,7 +30,9 @@ from cloud.rules import (
     SiteStatus,
     evaluate,
     evaluate_site_status,
+    offline_overdue,
     room_subject,
+    site_actions,
 )
 from cloud.storage.records import RoomStatus, SiteStatusRecord, SnapshotAnswer
 from cloud.storage.repository import Repository
@@ -206,6 +208,34 @@ class BatchProcessor:
             self.open_alerts.put_many(outcome.alerts.open_alerts.items())
         return outcome
 
+    def sweep_offline_sites(self, now: datetime) -> BatchResult | None:
+        """Open hub_offline alerts for the sites offline longer than the grace period (one transaction).
+
+        Ingest calls it every few seconds; each offline spell is alerted once (the site's `alerted_at`).
+        Returns None when no site was due.
+        """
+        grace = timedelta(seconds=self._policy.hub_offline_grace_s)
+        with self._repo.write() as conn:
+            candidates = self._repo.sites.offline_unalerted(conn, now - grace)
+            due = [
+                r
+                for r in candidates
+                if offline_overdue(SiteStatus(SiteState(r.state), r.since), False, now, self._policy)
+            ]
+            if not due:
+                return None
+            batch = self._alerts.batch(conn, lambda ids: self._load_open_alerts(conn, ids))
+            for record in due:
+                status = SiteStatus(SiteState.OFFLINE, record.since)
+                orders = self._repo.orders.contexts_for_site(record.site_id, conn=conn)
+                for order, action in site_actions(status, orders, self._policy):
+                    batch.add(order, action, None, record.since)
+            self._repo.sites.mark_alerted(conn, [r.site_id for r in due], now)
+            result = batch.flush()
+        if self._trust_state:
+            self.open_alerts.put_many(result.open_alerts.items())
+        return result
+
     def _parse(self, messages: Sequence[tuple[str, bytes]], now: datetime, outcome: BatchOutcome) -> _Parsed:
         parsed = _Parsed()
         seen: set[str] = set()
@@ -339,8 +369,9 @@ class BatchProcessor:
             for order, action in actions:
                 batch.add(order, action, None, message.time)
             known[message.site_id] = new_sites[message.site_id] = status
+            alerted = now if status.state is SiteState.OFFLINE and actions else None
             records[message.site_id] = SiteStatusRecord(
-                message.site_id, status.state.value, status.since, message.reason, now
+                message.site_id, status.state.value, status.since, message.reason, now, alerted
             )
             outcome.statuses += 1
         self._repo.sites.save(conn, list(records.values()))

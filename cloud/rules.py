@@ -216,6 +216,9 @@ class Policy:
 
     battery_critical_pct: float = 5
     rssi_fade_trend_db_per_min: float = -3.0
+    # A site offline for less than this opens no alert (a broker restart or a router reboot is not an
+    # incident); 0 alerts at once.
+    hub_offline_grace_s: float = 90.0
     severities: Mapping[AlertType, Severity] = field(default_factory=lambda: dict(DEFAULT_SEVERITIES))
 
 
@@ -308,14 +311,35 @@ def classify_signal_loss(data: Mapping[str, Any], policy: Policy) -> tuple[Alert
 def evaluate_site_status(
     status: SiteStatus, previous: SiteStatus | None, orders: Sequence[OrderContext], policy: Policy
 ) -> tuple[bool, list[tuple[OrderContext, AlertAction]]]:
-    """A site's status change: (apply it?, hub_offline actions for the site's orders covering its time)."""
+    """A site's status change: (apply it?, hub_offline actions for the site's orders covering its time).
+
+    Going offline opens alerts at once only without a grace period; otherwise `offline_overdue` says when.
+    Coming back online clears them (a no-op if the grace period never ran out).
+    """
     if previous is not None and (status.since < previous.since or status == previous):
         return False, []  # a stale or repeated (retained) status
+    onset = status.state is SiteState.OFFLINE
+    if onset and policy.hub_offline_grace_s > 0:
+        return True, []
+    return True, site_actions(status, orders, policy)
+
+
+def offline_overdue(status: SiteStatus, alerted: bool, now: datetime, policy: Policy) -> bool:
+    """True once a site has been offline for the grace period and its orders were not alerted yet."""
+    if status.state is not SiteState.OFFLINE or alerted:
+        return False
+    return (now - status.since).total_seconds() >= policy.hub_offline_grace_s
+
+
+def site_actions(
+    status: SiteStatus, orders: Sequence[OrderContext], policy: Policy
+) -> list[tuple[OrderContext, AlertAction]]:
+    """The hub_offline onset (offline) or clearance (online) for each order the site serves at the time."""
     onset = status.state is SiteState.OFFLINE
     change = "went offline" if onset else "back online"
     home = _action(AlertType.HUB_OFFLINE, onset, onset, f"home hub {change}", policy)
     facility = _action(AlertType.HUB_OFFLINE, onset, onset, f"facility edge box {change}", policy)
-    return True, [
+    return [
         (order, home if order.device_id is not None else facility)
         for order in orders
         if order.covers(status.since)

@@ -28,6 +28,12 @@ class RuleSettings(StrictModel):
         le=0,
         description="An RSSI trend at or below this (dB/min) before a signal loss means a probable exit.",
     )
+    hub_offline_grace_s: float = Field(
+        90.0,
+        ge=0,
+        le=3600,
+        description="A site offline for less than this raises no hub_offline alert (0: alert at once).",
+    )
     severities: dict[AlertType, Severity] = Field(
         default_factory=lambda: dict(DEFAULT_SEVERITIES),
         description="Severity per alert type (missing keys use defaults).",
@@ -38,6 +44,7 @@ class RuleSettings(StrictModel):
         return Policy(
             battery_critical_pct=self.battery_critical_pct,
             rssi_fade_trend_db_per_min=self.rssi_fade_trend_db_per_min,
+            hub_offline_grace_s=self.hub_offline_grace_s,
             severities={**DEFAULT_SEVERITIES, **self.severities},
         )
 
@@ -96,6 +103,12 @@ class HubSettings(StrictModel):
         ge=1,
         le=20_000,
         description="Most MQTT messages written in one transaction (bigger batches amortise each commit).",
+    )
+    site_sweep_interval_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="How often ingest looks for sites offline past rules.hub_offline_grace_s.",
     )
     ingest_batch_linger_s: float = Field(
         0.0,

@@ -126,6 +126,7 @@ class SiteRecords(Records):
                     "since": excluded.since,
                     "reason": excluded.reason,
                     "updated_at": excluded.updated_at,
+                    "alerted_at": excluded.alerted_at,
                 },
             ),
             [
@@ -135,10 +136,34 @@ class SiteRecords(Records):
                     "since": r.since,
                     "reason": r.reason,
                     "updated_at": r.updated_at,
+                    "alerted_at": r.alerted_at,
                 }
                 for r in records
             ],
         )
+
+    def offline_unalerted(self, conn: Connection, since_before: datetime) -> builtins.list[SiteStatusRecord]:
+        """Sites offline since `since_before` or earlier whose orders were not alerted yet (locked)."""
+        query = (
+            sa.select(site_status)
+            .where(
+                site_status.c.state == "offline",
+                site_status.c.alerted_at.is_(None),
+                site_status.c.since <= since_before,
+            )
+            .order_by(site_status.c.site_id)
+            .with_for_update(skip_locked=True)
+        )
+        return [SiteStatusRecord(**row) for row in conn.execute(query).mappings()]
+
+    def mark_alerted(self, conn: Connection, site_ids: Collection[str], now: datetime) -> None:
+        """Record that these sites' current offline spells have been alerted."""
+        if site_ids:
+            conn.execute(
+                site_status.update()
+                .where(site_status.c.site_id.in_(list(site_ids)), site_status.c.state == "offline")
+                .values(alerted_at=now)
+            )
 
     def list(
         self, site_ids: Collection[str] | None = None, *, conn: Connection | None = None

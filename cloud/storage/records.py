@@ -227,6 +227,7 @@ class SiteStatusRecord:
     since: datetime
     reason: str | None
     updated_at: datetime
+    alerted_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

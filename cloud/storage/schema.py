@@ -235,6 +235,8 @@ site_status = sa.Table(
     sa.Column("since", UtcDateTime, nullable=False),
     sa.Column("reason", sa.String(200), nullable=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # When this offline spell's hub_offline alerts were opened (null: not yet, or online).
+    sa.Column("alerted_at", UtcDateTime, nullable=True),
 )
 
 room_status = sa.Table(

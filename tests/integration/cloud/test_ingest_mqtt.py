@@ -31,6 +31,7 @@ def hub_settings(
         jwt_secret="an-ingest-test-signing-key-long-enough",
         mqtt={"url": url, "client_id": client_id, "protocol": protocol},
         ingest_receiver=receiver,
+        site_sweep_interval_s=0.2,  # the clock is an hour past the site's offline status: due at once
     )
 
 
@@ -69,7 +70,9 @@ def exercise(ingest: Ingest, pub: TestClient, repo: Repository) -> None:
     pub.publish(topic, payload)
     pub.publish(*status_message(SiteState.OFFLINE, 30))
     pub.publish(*telemetry_message(battery=33), qos=0)
-    counters = wait(ingest, lambda c: c.stored == 3 and c.statuses == 1 and c.readings == 1)
+    counters = wait(
+        ingest, lambda c: c.stored == 3 and c.statuses == 1 and c.readings == 1 and c.alerts_opened == 3
+    )
     assert counters["duplicates"] == 1
     assert counters["rejected"] == {"invalid_json": 1, "site_mismatch": 1, "bad_topic": 1}
     assert (

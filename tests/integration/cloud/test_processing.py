@@ -10,6 +10,7 @@ from cloud.access import Actor, Role
 from cloud.alerts import AlertService
 from cloud.errors import ConflictError, NotFoundError
 from cloud.processor import BatchOutcome, BatchProcessor, RawMessage
+from cloud.rules import Policy
 from cloud.storage.alert_records import StaleAlertError
 from cloud.storage.records import Alert
 from cloud.storage.repository import Repository
@@ -114,17 +115,49 @@ def test_events_without_order_or_from_the_wrong_site_are_flagged(
     }
 
 
-def test_site_status_drives_hub_offline(repo: Repository, processor: BatchProcessor) -> None:
+def test_a_site_offline_past_the_grace_period_alerts_once_and_clears_when_online(
+    repo: Repository, processor: BatchProcessor
+) -> None:
     seed_order(repo)
+    seed_order(repo, device_id="0000000b", full_name="Tran Van B")  # the same home hub serves two orders
     outcome = run(processor, status_message(SiteState.ONLINE, 1), status_message(SiteState.OFFLINE, 30))
-    assert outcome.statuses == 2
-    alert = only_alert(repo)
-    assert (alert.type, alert.active) == ("hub_offline", True)
+    assert outcome.statuses == 2 and repo.alerts.list(wards=None) == []  # within the 90 s grace
+    assert processor.sweep_offline_sites(at(119)) is None
+    swept = processor.sweep_offline_sites(at(120))
+    assert swept is not None and swept.opened == 2 and {c.kind for c in swept.changes} == {"opened"}
+    alerts = repo.alerts.list(wards=None)
+    assert {(a.type, a.active, a.first_event_at) for a in alerts} == {("hub_offline", True, at(30))}
+    assert processor.sweep_offline_sites(at(600)) is None  # one alert per offline spell
     assert run(processor, status_message(SiteState.OFFLINE, 30)).statuses == 0  # the retained copy again
-    run(processor, status_message(SiteState.ONLINE, 60))
-    assert not only_alert(repo).active
+    run(processor, status_message(SiteState.ONLINE, 700))
+    assert not any(a.active for a in repo.alerts.list(wards=None))
     (site,) = repo.sites.list()
-    assert (site.state, site.since) == ("online", at(60))
+    assert (site.state, site.since, site.alerted_at) == ("online", at(700), None)
+
+
+def test_a_short_outage_such_as_a_broker_restart_raises_no_alert(
+    repo: Repository, processor: BatchProcessor
+) -> None:
+    seed_order(repo)
+    run(processor, status_message(SiteState.OFFLINE, 30), status_message(SiteState.ONLINE, 75))
+    assert processor.sweep_offline_sites(at(1000)) is None
+    run(processor, status_message(SiteState.OFFLINE, 2000))  # a new spell is judged on its own
+    assert processor.sweep_offline_sites(at(2089)) is None
+    assert processor.sweep_offline_sites(at(2090)) is not None
+    assert [a.type for a in repo.alerts.list(wards=None)] == ["hub_offline"]
+
+
+def test_without_a_grace_period_an_offline_site_alerts_at_once(
+    repo: Repository, alerts: AlertService
+) -> None:
+    processor = BatchProcessor(repo, alerts, Policy(hub_offline_grace_s=0))
+    try:
+        seed_order(repo)
+        run(processor, status_message(SiteState.OFFLINE, 30))
+        assert only_alert(repo).type == "hub_offline"
+        assert processor.sweep_offline_sites(at(1000)) is None  # already alerted
+    finally:
+        processor.close()
 
 
 def test_telemetry_updates_the_device_overview_and_the_store(

@@ -18,6 +18,8 @@ from cloud.rules import (
     classify_signal_loss,
     evaluate,
     evaluate_site_status,
+    offline_overdue,
+    site_actions,
 )
 from gateway.protocol import EventType, SiteState
 from tests.unit.cloud.builders import T0, Device, at, make_event, make_order
@@ -219,22 +221,34 @@ def test_reclassified_signal_loss_clears_the_previous_type() -> None:
     assert kinds == {(AlertType.LEFT_HOME, True, True), (AlertType.BATTERY_DEPLETED, False, False)}
 
 
-def test_hub_offline_opens_for_orders_of_the_site_and_clears_when_online() -> None:
+def test_hub_offline_without_grace_opens_for_orders_of_the_site_and_clears_when_online() -> None:
     orders = [make_order(), make_order(order_id=2, device_id="0a1b2c3e")]
     offline = SiteStatus(SiteState.OFFLINE, at(60))
-    apply, actions = evaluate_site_status(offline, SiteStatus(SiteState.ONLINE, at(0)), orders, Policy())
+    at_once = Policy(hub_offline_grace_s=0)
+    apply, actions = evaluate_site_status(offline, SiteStatus(SiteState.ONLINE, at(0)), orders, at_once)
     assert apply and [(o.order_id, a.alert_type, a.active) for o, a in actions] == [
         (1, AlertType.HUB_OFFLINE, True),
         (2, AlertType.HUB_OFFLINE, True),
     ]
-    apply, actions = evaluate_site_status(SiteStatus(SiteState.ONLINE, at(120)), offline, orders, Policy())
+    apply, actions = evaluate_site_status(SiteStatus(SiteState.ONLINE, at(120)), offline, orders, at_once)
     assert apply and all(not a.active and not a.onset for _, a in actions)
+
+
+def test_hub_offline_waits_for_the_grace_period_and_alerts_each_spell_once() -> None:
+    policy = Policy(hub_offline_grace_s=90)
+    offline = SiteStatus(SiteState.OFFLINE, at(60))
+    apply, actions = evaluate_site_status(offline, None, [make_order()], policy)
+    assert apply and actions == []  # recorded, not alerted yet
+    assert not offline_overdue(offline, False, at(149), policy)
+    assert offline_overdue(offline, False, at(150), policy)
+    assert not offline_overdue(offline, True, at(500), policy)  # this spell was alerted already
+    assert not offline_overdue(SiteStatus(SiteState.ONLINE, at(60)), False, at(500), policy)
 
 
 def test_an_offline_site_is_worded_by_what_it_is_for_each_order() -> None:
     home, room = make_order(), make_order(order_id=2, device_id=None, room_id="room-101")
     offline = SiteStatus(SiteState.OFFLINE, at(60))
-    _, actions = evaluate_site_status(offline, None, [home, room], Policy())
+    actions = site_actions(offline, [home, room], Policy())
     assert [a.summary for _, a in actions] == ["home hub went offline", "facility edge box went offline"]
 
 
