@@ -4,11 +4,7 @@ An embedded MQTT broker (amqtt, loopback, free port, per-account ACL), the hub (
 simulated neighbourhood of home-quarantine households on a virtual radio, one edge agent reading them
 through bleak's API, an isolation facility whose edge box watches two rooms through simulated cameras
 (firmware_sim/camera, analysed by the real camera pipeline), and the ward officers following their own
-ward's alerts live over SSE.
-
-The simulated cameras play their scenes against the demo's scaled clock, as a video file plays (see
-edge/camera/capture.py), so a room's story keeps pace with the households' at any --speed. The analysis
-is paced on the wall clock, so the faster the demo, the fewer frames are analysed per simulated second.
+ward's alerts live over SSE. The facility's parts are in qmon/demo_facility.py.
 """
 
 from __future__ import annotations
@@ -31,22 +27,31 @@ from cloud.app import HubServer
 from cloud.auth import Passwords, create_officer
 from cloud.settings import HubSettings
 from edge.agent import AgentStats, run_edge
-from edge.camera.capture import SourceOpener, VideoSource
-from edge.camera.detector import Image
 from edge.decision import Decision, RoomDecision
 from edge.settings import EdgeSettings
-from firmware_sim.camera import RoomScene, RoomState, SimulatedCameraSource, load_scenes
+from firmware_sim.camera import load_scenes
 from firmware_sim.households import Household, demo_households_path, load_households
 from firmware_sim.radio import RadioModel
 from firmware_sim.runner import running_world
 from firmware_sim.world import Happening, HappeningKind, World
 from gateway.acl import MqttRole
 from qmon.clock import ScaledClock
+from qmon.demo_facility import (
+    FACILITY_SITE_ID,
+    MAX_ANALYSIS_FPS,
+    MAX_FRAME_GAP_S,
+    SHOWN_EVIDENCE,
+    FacilityOptions,
+    analysis_fps,
+    facility_settings,
+    place_room_orders,
+    scene_opener,
+)
 from qmon.embedded_broker import BrokerAccount, EmbeddedBroker
 from qmon.hub_client import AlertChange, HubClient
+from qmon.settings import set_dotted
 
 SITE_ID = "demo-site"
-FACILITY_SITE_ID = "demo-facility"
 HUB_MQTT_USER = "hub"
 
 # The demo's people (fictional) and wards: three households in one ward, one in another, so that each
@@ -61,48 +66,7 @@ DEFAULT_WARD = ("Resident", "phuc-xa", "Phúc Xá")
 # GATT maintenance sessions (time sync, configuration) come and go every few minutes; not worth a line.
 QUIET_HAPPENINGS = frozenset({HappeningKind.LINK_UP, HappeningKind.LINK_CLOSED})
 
-# The isolation facility's people (fictional), one per room of the bundled scenes, in the second ward.
-RESIDENTS: dict[str, tuple[str, ...]] = {"room-101": ("Hoàng Văn Em",), "room-102": ("Vũ Thị Giang",)}
-FACILITY_WARD = "truc-bach"
-FACILITY_ADDRESS = "Khu cách ly tập trung, 2 Yên Phụ, Trúc Bạch"
-# Frames analysed per simulated second, and at most per real second (two rooms share the demo's CPU).
-ANALYSED_PER_SIMULATED_S = 2.5
-MAX_ANALYSIS_FPS = 10.0
-# The occupancy checks treat a face unseen for 2 s as gone (OccupancyPolicy.gap_s): frames must come more
-# often than that, in simulated time; one a second keeps them exact (checked up to --speed 10).
-MAX_FRAME_GAP_S = 1.0
 FEED_CONNECT_TIMEOUT_S = 10.0
-# What a scene's change looks like on camera: (RoomState field, new value) -> words.
-SCENE_TEXT = {
-    ("person", True): "the resident comes back into the room",
-    ("person", False): "the resident leaves the room",
-    ("visitor", True): "a visitor comes in",
-    ("visitor", False): "the visitor leaves",
-    ("covered", True): "something covers the lens",
-    ("covered", False): "the lens is uncovered",
-    ("lights", True): "the lights come on",
-    ("lights", False): "the lights go off",
-    ("frozen", True): "the camera's stream freezes on one picture",
-    ("frozen", False): "the camera's stream is live again",
-}
-# Evidence of a room decision worth a glance on the demo's line (the officer's summary has the rest).
-SHOWN_EVIDENCE = ("faces", "unseen_s", "brightness", "contrast", "frozen_s", "similarity")
-
-
-@dataclass
-class FacilityOptions:
-    """The demo's isolation facility: its simulated camera rooms, who is isolated where, its edge box."""
-
-    # Rooms and what happens in them; None: the bundled two (firmware_sim/camera/scenes/facility.yaml).
-    scenes: list[RoomScene] | None = None
-    ward: str = FACILITY_WARD
-    address: str = FACILITY_ADDRESS
-    # Room id -> the people isolated there, one order each; a room not listed holds one "Resident of ...".
-    residents: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(RESIDENTS))
-    # Dotted settings merged into every room (e.g. {"absent_after_s": 10, "health.blind_after_s": 2}).
-    room_overrides: dict[str, object] = field(default_factory=dict)
-    # Dotted overrides of the facility edge's settings (e.g. {"camera.enrollment_dir": "/srv/faces"}).
-    edge_overrides: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -163,101 +127,8 @@ def _edge_settings(
         "outbox_path": str(workdir / "edge-outbox.db"),
         "state_path": str(workdir / "edge-state.json"),
     }
-    _override(settings, overrides)
+    set_dotted(settings, overrides)
     return EdgeSettings.model_validate(settings)
-
-
-def _override(settings: dict[str, Any], overrides: dict[str, object]) -> None:
-    """Set each dotted key ("vitals.fever_sustain_s") of `overrides` in the nested `settings`."""
-    for dotted, value in overrides.items():
-        node = settings
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-
-
-def analysis_fps(speed: float) -> float:
-    """Frames each room camera analyses per real second at this demo speed."""
-    return min(MAX_ANALYSIS_FPS, ANALYSED_PER_SIMULATED_S * speed)
-
-
-def _scene_source(scene: RoomScene) -> str:
-    # A file-like name (not a URL, not a device index): Capture paces it by the clock, as a video file.
-    return f"simulated/{scene.id}.avi"
-
-
-def _facility_settings(
-    scenes: list[RoomScene],
-    mqtt_url: str,
-    password: str,
-    workdir: Path,
-    speed: float,
-    facility: FacilityOptions,
-) -> EdgeSettings:
-    """The facility's edge box: one camera room per scene, no bracelets (so no BLE)."""
-    rooms = []
-    for scene in scenes:
-        room: dict[str, Any] = {
-            "room_id": scene.id,
-            "source": _scene_source(scene),
-            "analysis_fps": analysis_fps(speed),
-        }
-        _override(room, facility.room_overrides)
-        rooms.append(room)
-    settings: dict[str, Any] = {
-        "site_id": FACILITY_SITE_ID,
-        "mqtt": {
-            "url": mqtt_url,
-            "username": FACILITY_SITE_ID,
-            "password": password,
-            "client_id": f"qmon-edge-{FACILITY_SITE_ID}",
-        },
-        "rooms": rooms,
-        "telemetry_interval_s": 10,
-        "outbox_path": str(workdir / "facility" / "edge-outbox.db"),
-        "state_path": str(workdir / "facility" / "edge-state.json"),
-    }
-    _override(settings, facility.edge_overrides)
-    return EdgeSettings.model_validate(settings)
-
-
-class _SceneSource(SimulatedCameraSource):
-    """A simulated room camera that also tells what happens in its scene when a frame showing it is read."""
-
-    def __init__(self, scene: RoomScene, say: Callable[[str], None]) -> None:
-        super().__init__(scene)
-        self._scene = scene
-        self._say = say
-        self._state: RoomState | None = None
-
-    def retrieve(self) -> tuple[bool, Image | None]:
-        """The current frame; a change of the scene since the previous frame read is told."""
-        ok, image = super().retrieve()
-        if ok and self.labels:
-            label = self.labels.pop()  # keep no history: the demo may run for hours
-            state = self._scene.state_at(label.time)
-            if self._state is not None:
-                for name, value in state.model_dump().items():
-                    if value != getattr(self._state, name):
-                        self._say(SCENE_TEXT.get((name, value), f"{name}: {value}"))
-            self._state = state
-        return ok, image
-
-
-def _scene_opener(scenes: list[RoomScene], say: Callable[[str], None]) -> SourceOpener:
-    """Opens each room's simulated camera (again at the end of its scene: the rooms loop)."""
-    by_source = {_scene_source(scene): scene for scene in scenes}
-    opened: set[str] = set()
-
-    def open_scene(source: str | int) -> VideoSource:
-        scene = by_source[str(source)]
-        again = scene.id in opened
-        opened.add(scene.id)
-        say(f"{scene.id}: {'scene starts again' if again else 'camera on'} ({scene.duration_s:g} s scene)")
-        return _SceneSource(scene, lambda text: say(f"{scene.id}: {text}"))
-
-    return open_scene
 
 
 def _household_of(world: World, device_id: str) -> Household:
@@ -387,7 +258,7 @@ async def _with_hub(
     admin = await HubClient.sign_in(server.url, "admin", accounts["admin"][0])
     try:
         names = await _place_orders(admin, world, options.people)
-        names |= await _place_room_orders(admin, scenes, facility)
+        names |= await place_room_orders(admin, scenes, facility)
     finally:
         await admin.close()
     officers = {
@@ -427,8 +298,8 @@ async def _with_hub(
         # Called from the rooms' worker threads (they read the cameras): printed from the event loop.
         loop.call_soon_threadsafe(out, "camera", text)
 
-    opener = _scene_opener(scenes, on_scene)
-    facility_settings = _facility_settings(
+    opener = scene_opener(scenes, on_scene)
+    facility_edge = facility_settings(
         scenes, mqtt_url, mqtt_accounts[FACILITY_SITE_ID], workdir, options.speed, facility
     )
     try:
@@ -444,7 +315,7 @@ async def _with_hub(
                 asyncio.create_task(run_edge(settings, clock, stop=edge_stop, on_decision=on_decision)),
                 asyncio.create_task(
                     run_edge(
-                        facility_settings,
+                        facility_edge,
                         clock,
                         stop=edge_stop,
                         on_room_decision=on_room_decision,
@@ -567,27 +438,6 @@ async def _place_orders(
                 address=address,
                 site_id=household.site_id,
                 device_id=bracelet.device_id,
-                starts_at=now - timedelta(hours=1),
-                ends_at=now + timedelta(days=14),
-            )
-            names[order["id"]] = name
-    return names
-
-
-async def _place_room_orders(
-    admin: HubClient, scenes: list[RoomScene], facility: FacilityOptions
-) -> dict[int, str]:
-    """Put each room's residents under a 14-day order in that room of the facility; names by order."""
-    now = datetime.now(UTC)
-    names = {}
-    for scene in scenes:
-        for name in facility.residents.get(scene.id, (f"Resident of {scene.id}",)):
-            order = await admin.create_order(
-                full_name=name,
-                ward_id=facility.ward,
-                address=f"{facility.address}, {scene.id}",
-                site_id=FACILITY_SITE_ID,
-                room_id=scene.id,
                 starts_at=now - timedelta(hours=1),
                 ends_at=now + timedelta(days=14),
             )

@@ -92,3 +92,13 @@ def load_settings(
         if value is not None:
             _set_dotted(dotted, key, value)
     return model.model_validate(_merge(data, dotted))
+
+
+def set_dotted(settings: dict[str, Any], overrides: dict[str, object]) -> None:
+    """Set each dotted key ("vitals.fever_sustain_s") of `overrides` in the nested `settings`."""
+    for dotted, value in overrides.items():
+        node = settings
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
