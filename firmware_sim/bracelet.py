@@ -357,6 +357,12 @@ class SimBracelet:
         self.clock_synced = True
         self._notify_changes(now)
 
+    def set_clock_drift(self, ppm: float, now: float) -> None:
+        """Change how fast the bracelet's clock runs (a crystal fault); the time it shows now is kept."""
+        self.clock_offset_s = self.device_time(now) - now
+        self._clock_origin = now
+        self.clock_drift_ppm = ppm
+
     # ---- GATT server ---------------------------------------------------------------------------------
 
     def gatt_read(self, uuid: str, now: float) -> bytes:

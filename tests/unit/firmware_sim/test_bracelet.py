@@ -250,6 +250,14 @@ def test_time_sync_sets_the_clock() -> None:
     assert refused.value.code == gatt.ATT_ERROR_INVALID_TIME
 
 
+def test_changing_the_drift_keeps_the_time_shown_and_runs_at_the_new_rate() -> None:
+    b = make_bracelet(clock_drift_ppm=100.0)
+    shown = b.device_time(T0 + 10_000)  # 1 s fast after 10,000 s at 100 ppm
+    b.set_clock_drift(-50.0, T0 + 10_000)
+    assert b.device_time(T0 + 10_000) == pytest.approx(shown)
+    assert b.device_time(T0 + 30_000) == pytest.approx(shown + 20_000 - 1.0)
+
+
 @pytest.mark.parametrize(
     ("operation", "uuid", "code"),
     [
