@@ -1,4 +1,4 @@
-"""Who may do what: officer roles and the ward scope every service call is checked against."""
+"""Who may do what: roles, the ward scope staff are checked against, and a citizen's own records."""
 
 from __future__ import annotations
 
@@ -10,23 +10,39 @@ from cloud.errors import ForbiddenError, NotFoundError
 
 
 class Role(StrEnum):
-    """An officer's role. Ward officers handle alerts; supervisors also manage orders and devices."""
+    """A caller's role.
+
+    Ward officers handle alerts and read their wards' declarations; supervisors also manage orders and
+    devices; admins serve every ward. Venue staff (venues and checkpoints), lab, tracing and vaccinator
+    staff are ward-scoped like officers. A citizen is bound to one person record and serves no ward.
+    """
 
     WARD_OFFICER = "ward_officer"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    VENUE_STAFF = "venue_staff"
+    LAB = "lab"
+    TRACING = "tracing"
+    VACCINATOR = "vaccinator"
+    CITIZEN = "citizen"
 
 
 MANAGERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
+# The quarantine monitoring roles: alerts, orders, devices, sites, snapshots, declarations of their wards.
+OFFICERS = frozenset({Role.WARD_OFFICER, *MANAGERS})
+# Every account the hub creates for an authority (not a citizen): ward-scoped, except an admin.
+STAFF = frozenset(Role) - {Role.CITIZEN}
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """The authenticated caller: name, role and the wards they serve (an admin serves all)."""
+    """The authenticated caller: name, role and the wards they serve (an admin serves all); a citizen
+    serves no ward and carries the id of their own citizen record instead."""
 
     username: str
     role: Role
     wards: frozenset[str]
+    citizen_id: int | None = None
 
     @property
     def ward_filter(self) -> frozenset[str] | None:

@@ -25,7 +25,9 @@ from cloud.api import build_router
 from cloud.api.deps import Hub
 from cloud.auth import Passwords, Tokens
 from cloud.broadcaster import Broadcaster
+from cloud.citizens import CitizenService
 from cloud.commands import CommandSender, MqttCommandPublisher
+from cloud.declarations import DeclarationService
 from cloud.devices import DeviceService
 from cloud.errors import (
     ConflictError,
@@ -35,7 +37,9 @@ from cloud.errors import (
     InvalidRequestError,
     NotFoundError,
     UnavailableError,
+    UnprocessableError,
 )
+from cloud.identity import IdentityHasher
 from cloud.ingest import Ingest
 from cloud.orders import OrderService
 from cloud.settings import HubSettings
@@ -58,6 +62,7 @@ _STATUS = {
     ForbiddenError: 403,
     GoneError: 410,
     UnavailableError: 503,
+    UnprocessableError: 422,
 }
 
 
@@ -128,11 +133,13 @@ def _build_hub(
     if commands is None and start_ingest:
         commands = MqttCommandPublisher(settings.mqtt)
     policy = SnapshotPolicy(settings.snapshot_timeout_s, settings.snapshot_retention_s)
+    passwords = passwords or Passwords()
+    key = settings.identity_hash_key
     return Hub(
         settings=settings,
         clock=clock,
         repository=repo,
-        passwords=passwords or Passwords(),
+        passwords=passwords,
         tokens=Tokens(settings.jwt_secret, settings.jwt_issuer, settings.token_ttl_s, clock),
         broadcaster=broadcaster,
         alerts=alerts,
@@ -142,6 +149,8 @@ def _build_hub(
         ingest=ingest,
         snapshots=SnapshotService(repo, clock, commands, policy),
         commands=commands,
+        citizens=CitizenService(repo, passwords, clock, IdentityHasher(key) if key is not None else None),
+        declarations=DeclarationService(repo, clock),
     )
 
 

@@ -1,4 +1,5 @@
-"""Officer authentication: argon2 password hashes and signed, expiring JWT access tokens."""
+"""Authentication of officers, staff and citizens: argon2 password hashes and signed, expiring JWT access
+tokens. Staff log in with their user name, citizens with the handle the hub gave them at registration."""
 
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import SecretStr
 
-from cloud.access import Actor, Role
+from cloud.access import STAFF, Actor, Role
 from cloud.errors import InvalidRequestError
-from cloud.storage.records import Officer
+from cloud.storage.records import Citizen, Officer
 from cloud.storage.repository import Repository
 from gateway.protocol import utc_from_timestamp
 from qmon.clock import Clock
 
 ALGORITHM = "HS256"
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+# Citizens' handles (cloud/citizens.py): staff user names may not take this form, so the two never clash.
+CITIZEN_HANDLE_PATTERN = re.compile(r"^c-[a-z0-9]{8}$")
 WARD_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MIN_PASSWORD_LENGTH = 12
 
@@ -70,16 +73,18 @@ class Tokens:
         self._clock = clock
 
     def issue(self, officer: Officer) -> IssuedToken:
-        """A token for this officer, valid for the configured lifetime."""
+        """A token for this officer or staff member, valid for the configured lifetime."""
+        return self._issue({"sub": officer.username, "role": officer.role, "wards": list(officer.wards)})
+
+    def issue_citizen(self, citizen: Citizen) -> IssuedToken:
+        """A token for this citizen: no ward, the id of their own record (`cid`) instead."""
+        return self._issue(
+            {"sub": citizen.handle, "role": Role.CITIZEN.value, "wards": [], "cid": citizen.id}
+        )
+
+    def _issue(self, subject: dict[str, object]) -> IssuedToken:
         now = int(self._clock.now())
-        claims = {
-            "iss": self._issuer,
-            "sub": officer.username,
-            "role": officer.role,
-            "wards": list(officer.wards),
-            "iat": now,
-            "exp": now + self._ttl_s,
-        }
+        claims = {"iss": self._issuer, **subject, "iat": now, "exp": now + self._ttl_s}
         token = jwt.encode(claims, self._secret.get_secret_value(), algorithm=ALGORITHM)
         return IssuedToken(token, self._ttl_s)
 
@@ -103,19 +108,33 @@ class Tokens:
             wards = claims.get("wards")
             if not isinstance(wards, list) or not all(isinstance(w, str) for w in wards):
                 raise ValueError("wards")
+            citizen_id = claims.get("cid")
+            if role is Role.CITIZEN and (type(citizen_id) is not int or wards):
+                raise ValueError("cid")
         except ValueError:
-            raise AuthenticationError("invalid token: bad role or wards claim") from None
+            raise AuthenticationError("invalid token: bad role, wards or cid claim") from None
+        if role is Role.CITIZEN:
+            return Actor(str(claims["sub"]), role, frozenset(), citizen_id)
         return Actor(str(claims["sub"]), role, frozenset(wards))
 
 
-def authenticate(repository: Repository, passwords: Passwords, username: str, password: str) -> Officer:
-    """The officer these credentials belong to; AuthenticationError (one message for all causes) if none."""
-    officer = repository.officers.get(username.strip().lower())
-    if not passwords.verify(officer.password_hash if officer else None, password) or officer is None:
+def authenticate(
+    repository: Repository, passwords: Passwords, username: str, password: str
+) -> Officer | Citizen:
+    """The officer, staff member or citizen (by handle) these credentials belong to; AuthenticationError
+    (one message for all causes) if none."""
+    username = username.strip().lower()
+    account: Officer | Citizen | None
+    if CITIZEN_HANDLE_PATTERN.match(username):
+        account = repository.citizens.by_handle(username)
+    else:
+        account = repository.officers.get(username)
+    if not passwords.verify(account.password_hash if account else None, password) or account is None:
         raise AuthenticationError("incorrect user name or password")
-    if passwords.needs_rehash(officer.password_hash):
-        repository.officers.set_password_hash(officer.username, passwords.hash(password))
-    return officer
+    if passwords.needs_rehash(account.password_hash):
+        records = repository.citizens if isinstance(account, Citizen) else repository.officers
+        records.set_password_hash(username, passwords.hash(password))
+    return account
 
 
 def create_officer(
@@ -128,21 +147,29 @@ def create_officer(
     role: Role | str,
     wards: Sequence[str],
 ) -> Officer:
-    """Validate and store a new officer account (InvalidRequestError for bad input or a taken name)."""
+    """Validate and store a new officer or staff account (InvalidRequestError for bad input or a taken
+    name); citizens register themselves (cloud/citizens.py)."""
     username = username.strip().lower()
     if not USERNAME_PATTERN.match(username):
         raise InvalidRequestError("user name: 2-64 characters, lowercase letters, digits, '.', '_' or '-'")
+    if CITIZEN_HANDLE_PATTERN.match(username):
+        raise InvalidRequestError("user names of the form c-xxxxxxxx are citizens' handles")
+    staff_roles = sorted(r.value for r in STAFF)
     try:
         role = Role(role)
     except ValueError:
-        raise InvalidRequestError(f"role must be one of {', '.join(r.value for r in Role)}") from None
+        raise InvalidRequestError(f"role must be one of {', '.join(staff_roles)}") from None
+    if role not in STAFF:
+        raise InvalidRequestError(
+            f"citizens register themselves; role must be one of {', '.join(staff_roles)}"
+        )
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidRequestError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
     bad = [w for w in wards if not WARD_PATTERN.match(w)]
     if bad:
         raise InvalidRequestError(f"invalid ward ids: {', '.join(bad)}")
     if role is not Role.ADMIN and not wards:
-        raise InvalidRequestError("a ward officer or supervisor needs at least one ward")
+        raise InvalidRequestError(f"a {role.value} needs at least one ward")
     if repository.officers.get(username) is not None:
         raise InvalidRequestError(f"user {username!r} already exists")
     now = utc_from_timestamp(clock.now())

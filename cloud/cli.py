@@ -12,7 +12,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from cloud.access import Role
+from cloud.access import STAFF
 from cloud.auth import Passwords, create_officer
 from cloud.errors import InvalidRequestError
 from cloud.settings import HubSettings, load_hub_settings
@@ -80,7 +80,10 @@ def users_command() -> None:
 @_database_option
 @click.option("--username", required=True, help="Login name (lowercase letters, digits, . _ -).")
 @click.option(
-    "--role", type=click.Choice([r.value for r in Role]), required=True, help="What the officer may do."
+    "--role",
+    type=click.Choice(sorted(r.value for r in STAFF)),
+    required=True,
+    help="What the officer or staff member may do (citizens register themselves).",
 )
 @click.option("--ward", "wards", multiple=True, help="A ward the officer serves (repeat for several).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (else prompt).")

@@ -29,3 +29,7 @@ class GoneError(HubError):
 
 class UnavailableError(HubError):
     """The hub cannot carry out the request right now (e.g. it has no broker connection for commands)."""
+
+
+class UnprocessableError(HubError):
+    """The body is well-formed but its values are not acceptable now (e.g. a travel date in the future)."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from cloud.rules import DEFAULT_SEVERITIES, AlertType, Policy, Severity
 from gateway.settings import MqttSettings
@@ -81,6 +81,12 @@ class HubSettings(StrictModel):
     jwt_secret: SecretStr = Field(
         description="HMAC key that signs officers' access tokens (at least 32 characters)."
     )
+    identity_hash_key: SecretStr | None = Field(
+        None,
+        description="HMAC key under which citizens' identity numbers are stored (at least 32 characters, "
+        "not the jwt_secret; never change it: stored hashes cannot be recomputed). Unset: the citizen "
+        "routes answer 503.",
+    )
     jwt_issuer: str = Field("qmon-hub", description="`iss` claim of issued tokens, checked on every request.")
     token_ttl_s: int = Field(
         3600, ge=60, le=7 * 24 * 3600, description="Lifetime of an access token, seconds."
@@ -147,6 +153,19 @@ class HubSettings(StrictModel):
     def _check_jwt_secret(cls, value: SecretStr) -> SecretStr:
         check_secret(value, "jwt_secret", min_length=32)
         return value
+
+    @field_validator("identity_hash_key")
+    @classmethod
+    def _check_identity_hash_key(cls, value: SecretStr | None) -> SecretStr | None:
+        return check_secret(value, "identity_hash_key", min_length=32)
+
+    @model_validator(mode="after")
+    def _check_keys_differ(self) -> Self:
+        # One key per purpose: a leaked token key must not also unlock the identity hashes.
+        key = self.identity_hash_key
+        if key is not None and key.get_secret_value() == self.jwt_secret.get_secret_value():
+            raise ValueError("identity_hash_key must differ from jwt_secret")
+        return self
 
     @field_validator("http_host")
     @classmethod

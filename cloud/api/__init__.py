@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloud.api import alerts, auth, devices, health, orders, sites, snapshots
+from cloud.api import alerts, auth, citizens, declarations, devices, health, orders, sites, snapshots
 
 
 def build_router() -> APIRouter:
@@ -15,6 +15,10 @@ def build_router() -> APIRouter:
         api.include_router(module.router)
     api.include_router(sites.rooms_router)
     api.include_router(snapshots.router)
+    # Before citizens' routes: /citizens/me/declarations must not be taken for another citizens route.
+    api.include_router(declarations.own_router)
+    api.include_router(citizens.router)
+    api.include_router(declarations.router)
     router.include_router(api)
     router.include_router(health.router)
     return router

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
-from cloud.api.deps import HubDep, OfficerDep
+from cloud.api.deps import ActorDep, HubDep
 from cloud.auth import AuthenticationError, authenticate
+from cloud.storage.records import Citizen
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -23,7 +24,7 @@ class TokenOut(BaseModel):
 
 
 class MeOut(BaseModel):
-    """The authenticated officer."""
+    """The authenticated account (a citizen's handle as `username`, and no wards)."""
 
     username: str
     role: str
@@ -32,18 +33,18 @@ class MeOut(BaseModel):
 
 @router.post("/token", response_model=TokenOut)
 def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], hub: HubDep) -> TokenOut:
-    """Exchange a user name and password for an access token."""
+    """Exchange a user name (a citizen: the handle given at registration) and password for an access token."""
     try:
-        officer = authenticate(hub.repository, hub.passwords, form.username, form.password)
+        account = authenticate(hub.repository, hub.passwords, form.username, form.password)
     except AuthenticationError as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
         ) from None
-    issued = hub.tokens.issue(officer)
+    issued = hub.tokens.issue_citizen(account) if isinstance(account, Citizen) else hub.tokens.issue(account)
     return TokenOut(access_token=issued.access_token, expires_in=issued.expires_in)
 
 
 @router.get("/me", response_model=MeOut)
-def who_am_i(actor: OfficerDep) -> MeOut:
-    """The officer the token belongs to."""
+def who_am_i(actor: ActorDep) -> MeOut:
+    """The account the token belongs to."""
     return MeOut(username=actor.username, role=actor.role.value, wards=sorted(actor.wards))

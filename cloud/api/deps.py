@@ -9,11 +9,13 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
-from cloud.access import MANAGERS, Actor, Role
+from cloud.access import MANAGERS, OFFICERS, STAFF, Actor, Role
 from cloud.alerts import AlertService
 from cloud.auth import AuthenticationError, Passwords, Tokens
 from cloud.broadcaster import Broadcaster
+from cloud.citizens import CitizenService
 from cloud.commands import CommandSender
+from cloud.declarations import DeclarationService
 from cloud.devices import DeviceService
 from cloud.ingest import Ingest
 from cloud.orders import OrderService
@@ -43,6 +45,8 @@ class Hub:
     ingest: Ingest | None
     snapshots: SnapshotService
     commands: CommandSender | None
+    citizens: CitizenService
+    declarations: DeclarationService
 
 
 def get_hub(request: Request) -> Hub:
@@ -56,7 +60,7 @@ HubDep = Annotated[Hub, Depends(get_hub)]
 
 
 def current_actor(token: Annotated[str, Depends(oauth2_scheme)], hub: HubDep) -> Actor:
-    """The officer a valid bearer token names (401 otherwise)."""
+    """The officer, staff member or citizen a valid bearer token names (401 otherwise)."""
     try:
         return hub.tokens.verify(token)
     except AuthenticationError as exc:
@@ -78,6 +82,10 @@ def require_roles(*roles: Role) -> Callable[[Actor], Actor]:
     return check
 
 
+ActorDep = Annotated[Actor, Depends(current_actor)]
 # Every officer role may read and handle its wards' alerts; managing orders and devices needs more.
-OfficerDep = Annotated[Actor, Depends(require_roles(*Role))]
+OfficerDep = Annotated[Actor, Depends(require_roles(*OFFICERS))]
 ManagerDep = Annotated[Actor, Depends(require_roles(*MANAGERS))]
+# Any authority's account (officers and the public-health staff roles), never a citizen.
+StaffDep = Annotated[Actor, Depends(require_roles(*STAFF))]
+CitizenDep = Annotated[Actor, Depends(require_roles(Role.CITIZEN))]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -274,3 +274,44 @@ class SnapshotAnswer:
     faces_blurred: int | None
     error: str | None
     jpeg: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Citizen:
+    """A citizen's account: only what the public-health features use (no identity number in clear)."""
+
+    id: int
+    handle: str
+    identity_hash: str
+    password_hash: str
+    full_name: str
+    birth_date: date
+    phone: str | None
+    ward_id: str
+    address: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Citizen:
+        """Build from a `citizens` row."""
+        return cls(**{name: row[name] for name in CITIZEN_FIELDS})
+
+
+CITIZEN_FIELDS = tuple(f.name for f in fields(Citizen))
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """A citizen's health, travel or feedback declaration, under the ward whose officers read it."""
+
+    id: int
+    kind: str
+    citizen_id: int
+    ward_id: str
+    filed_at: datetime
+    details: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Declaration:
+        """Build from a `declarations` row."""
+        return cls(row["id"], row["kind"], row["citizen_id"], row["ward_id"], row["filed_at"], row["details"])

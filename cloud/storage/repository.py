@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from cloud.storage.alert_records import AlertRecords
 from cloud.storage.base import Database
+from cloud.storage.citizens import CitizenRecords, DeclarationRecords
 from cloud.storage.devices import ConditionRecords, DeviceRecords, SiteRecords
 from cloud.storage.engine import create_hub_engine
 from cloud.storage.events import DeadLetterRecords, EventRecords
@@ -40,6 +41,8 @@ class Repository:
         self.dead_letters = DeadLetterRecords(self.db)
         self.alerts = AlertRecords(self.db)
         self.snapshots = SnapshotRecords(self.db)
+        self.citizens = CitizenRecords(self.db)
+        self.declarations = DeclarationRecords(self.db)
 
     @classmethod
     def from_url(cls, database_url: str) -> Repository:

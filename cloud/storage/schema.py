@@ -285,3 +285,39 @@ snapshots = sa.Table(
     sa.Index("ix_snapshots_status_requested_at", "status", "requested_at"),
     sa.Index("ix_snapshots_site_id_room_id", "site_id", "room_id"),
 )
+
+# Citizens' accounts (cloud/citizens.py): only what the public-health features use. The national identity
+# number is never stored, only its keyed hash (cloud/identity.py), which finds the citizen again.
+citizens = sa.Table(
+    "citizens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("handle", sa.String(16), nullable=False, unique=True),
+    sa.Column("identity_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("full_name", sa.String(200), nullable=False),
+    sa.Column("birth_date", sa.Date, nullable=False),
+    sa.Column("phone", sa.String(32), nullable=True),
+    sa.Column("ward_id", sa.String(64), nullable=False),
+    sa.Column("address", sa.String(300), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_citizens_ward_id", "ward_id"),
+)
+
+# Citizens' declarations (cloud/declarations.py): health, domestic travel, feedback. `ward_id` is the ward
+# the declaration concerns (the citizen's for health and travel, the reported place's for feedback), whose
+# officers read it; `details` holds the kind's validated body.
+DECLARATION_KINDS = ("health", "travel", "feedback")
+declarations = sa.Table(
+    "declarations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("citizen_id", sa.Integer, sa.ForeignKey("citizens.id"), nullable=False),
+    sa.Column("ward_id", sa.String(64), nullable=False),
+    sa.Column("filed_at", UtcDateTime, nullable=False),
+    sa.Column("details", json_type(), nullable=False),
+    sa.Index("ix_declarations_ward_id_filed_at", "ward_id", "filed_at"),
+    sa.Index("ix_declarations_citizen_id_filed_at", "citizen_id", "filed_at"),
+    sa.CheckConstraint("kind IN ('health', 'travel', 'feedback')", name="kind"),
+)
