@@ -70,7 +70,12 @@ async def _serve(settings: EdgeSettings) -> AgentStats:
 )
 @click.option("--site-id", help="Site identity (also the MQTT account name).")
 @click.option("--mqtt-url", help="mqtt://host:port or mqtts://host:port.")
-@click.option("--ble-backend", type=click.Choice(["bluez", "virtual"]), help="BLE backend.")
+@click.option("--ble-backend", type=click.Choice(["bluez", "virtual", "hci"]), help="BLE backend.")
+@click.option(
+    "--hci-transport",
+    help="HCI transport (with --ble-backend hci): serial:/dev/ttyACM0,1000000 for a USB HCI-UART dongle, "
+    "or what `python -m firmware_sim.bumble` prints (a pty or tcp-client:127.0.0.1:PORT).",
+)
 @click.option(
     "--radio", help="Virtual radio: inproc:NAME or tcp://127.0.0.1:PORT (with --ble-backend virtual)."
 )
@@ -91,6 +96,7 @@ def edge_command(
     site_id: str | None,
     mqtt_url: str | None,
     ble_backend: str | None,
+    hci_transport: str | None,
     radio: str | None,
     adapter: str | None,
     bracelet_keys: Path | None,
@@ -103,6 +109,7 @@ def edge_command(
         "site_id": site_id,
         "mqtt.url": mqtt_url,
         "ble.backend": ble_backend,
+        "ble.hci_transport": hci_transport,
         "ble.radio": radio,
         "ble.adapter": adapter,
     }

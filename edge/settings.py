@@ -22,6 +22,12 @@ from qmon.settings import StrictModel
 ENV_PREFIX = "QMON_EDGE__"
 HOME_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _RADIO_RE = re.compile(r"^(inproc:[A-Za-z0-9._-]+|tcp://[A-Za-z0-9.\-\[\]:]+:\d+)$")
+# bumble transport strings an edge drives a controller through: a USB HCI-UART dongle or a pty
+# (serial:PATH[,BAUD][,rtscts]...), the simulator over TCP (tcp-client:HOST:PORT), a USB HCI dongle
+# (usb:N), or a kernel HCI socket (hci-socket:N).
+_HCI_TRANSPORT_RE = re.compile(
+    r"^(serial:/[^,\s]+(,[A-Za-z0-9]+)*|tcp-client:[A-Za-z0-9.\-\[\]:]+:\d+|usb:\S+|hci-socket:\d+)$"
+)
 _KEY_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 # Keys that appear in examples and documentation; a real bracelet key is random.
 _PLACEHOLDER_KEYS = frozenset(
@@ -42,15 +48,21 @@ _B = BraceletConfig()
 class BleSettings(StrictModel):
     """Which BLE stack the monitor uses."""
 
-    backend: Literal["bluez", "virtual"] = Field(
+    backend: Literal["bluez", "virtual", "hci"] = Field(
         default="bluez",
-        description="bluez: bleak's platform backend on real hardware; virtual: firmware_sim's radio.",
+        description="bluez: bleak's platform backend on real hardware; virtual: firmware_sim's radio; hci: "
+        "bumble's host stack on an HCI transport (a USB HCI-UART dongle or firmware_sim.bumble).",
     )
     adapter: str | None = Field(
         default=None, description="BlueZ adapter name (e.g. hci0); None: the default adapter."
     )
     radio: str | None = Field(
         default=None, description="Virtual radio to join: inproc:NAME (same process) or tcp://127.0.0.1:PORT."
+    )
+    hci_transport: str | None = Field(
+        default=None,
+        description="HCI transport of the hci backend: serial:/dev/ttyACM0,1000000 (an nRF52840 HCI-UART "
+        "dongle), serial:/dev/pts/N,1000000 or tcp-client:127.0.0.1:PORT (the bumble simulator).",
     )
     receivers: list[str] = Field(
         default_factory=list,
@@ -67,6 +79,12 @@ class BleSettings(StrictModel):
             raise ValueError("ble.radio must look like inproc:NAME or tcp://HOST:PORT")
         if self.backend == "virtual" and self.radio is None:
             raise ValueError("ble.backend 'virtual' needs ble.radio (inproc:NAME or tcp://HOST:PORT)")
+        if self.hci_transport is not None and not _HCI_TRANSPORT_RE.match(self.hci_transport):
+            raise ValueError(
+                "ble.hci_transport must look like serial:/dev/ttyACM0,1000000 or tcp-client:HOST:PORT"
+            )
+        if self.backend == "hci" and self.hci_transport is None:
+            raise ValueError("ble.backend 'hci' needs ble.hci_transport (e.g. serial:/dev/ttyACM0,1000000)")
         return self
 
 

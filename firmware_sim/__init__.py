@@ -8,4 +8,7 @@
 - `bleak_backend`: `VirtualBleakScanner` / `VirtualBleakClient` for bleak's `backend=`, over `inproc:NAME`
   or `tcp://127.0.0.1:PORT`; `server.RadioServer`: that TCP radio for other processes.
 - `runner.run_sim` / `runner.running_world` and `cli.sim_command` (`qmon sim`) run it all.
+- `bumble`: the same bracelets on Google's bumble BLE stack, their receiver exposed as HCI (pty or TCP) like
+  a USB HCI-UART dongle; `console`: each bracelet's AT serial console (pty, `socket://`, `rfc2217://`);
+  `camera`: simulated room cameras for the facility pipeline.
 """

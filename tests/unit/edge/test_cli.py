@@ -24,11 +24,24 @@ def test_invalid_settings_are_reported_without_the_key(tmp_path: Path) -> None:
     assert almost_a_key not in result.output
 
 
+def test_the_hci_backend_needs_a_valid_transport(tmp_path: Path) -> None:
+    config = tmp_path / "edge.yaml"
+    config.write_text("site_id: site-a\n")
+
+    missing = CliRunner().invoke(edge_command, ["--config", str(config), "--ble-backend", "hci"])
+    garbled = CliRunner().invoke(
+        edge_command, ["--config", str(config), "--ble-backend", "hci", "--hci-transport", "dongle please"]
+    )
+
+    assert missing.exit_code == garbled.exit_code == 1
+    assert "hci_transport" in missing.output and "hci_transport" in garbled.output
+
+
 def test_help_names_the_options() -> None:
     result = CliRunner().invoke(edge_command, ["--help"])
 
     assert result.exit_code == 0
-    for option in ("--config", "--site-id", "--mqtt-url", "--ble-backend", "--radio", "--adapter"):
+    for option in ("--config", "--site-id", "--mqtt-url", "--ble-backend", "--hci-transport", "--radio"):
         assert option in result.output
     assert edge_command.name == "edge"
 
