@@ -95,3 +95,25 @@ def camera_command(scenes_path: Path | None, detector_frames: int, as_json: bool
     from qmon.bench.camera import run
 
     _emit(run(scenes_path, detector_frames), as_json)
+
+
+@bench_command.command(name="sim")
+@click.option("--bumble-bracelets", default=1_000, show_default=True, help="Bracelets on the bumble stack.")
+@click.option(
+    "--virtual-bracelets", default=10_000, show_default=True, help="Bracelets on the virtual radio."
+)
+@click.option(
+    "--window", "window_s", default=30.0, show_default=True, help="Seconds measured, each simulator."
+)
+@click.option(
+    "--warmup", "warmup_s", default=5.0, show_default=True, help="Seconds after start-up not measured."
+)
+@click.option("--seed", default=1, show_default=True, help="Seed of the bracelets' keys and the radio noise.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def sim_command(
+    bumble_bracelets: int, virtual_bracelets: int, window_s: float, warmup_s: float, seed: int, as_json: bool
+) -> None:
+    """CPU of the bumble (over HCI) and virtual-radio simulators, and the edge's HCI delivery ratio."""
+    from qmon.bench.sim import run
+
+    _emit(run(bumble_bracelets, virtual_bracelets, warmup_s, window_s, seed), as_json)
