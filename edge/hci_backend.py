@@ -30,12 +30,12 @@ from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback,
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
 from bumble import att, core, hci
-from bumble import host as bumble_host
 from bumble.device import Advertisement, Connection, Device, Peer
 from bumble.gatt import Characteristic
-from bumble.host import Host
 from bumble.transport import open_transport
 from bumble.transport.common import Transport
+
+from qmon.bumble_host import QuietHost
 
 log = logging.getLogger(__name__)
 
@@ -64,32 +64,6 @@ def bleak_uuid(value: core.UUID) -> str:
 
 
 # ---- the shared host stack ------------------------------------------------------------------------------
-
-
-class _QuietHost(Host):
-    """bumble's Host without rendering every packet into a debug string that nobody logs.
-
-    bumble calls `logger.debug(f"... {packet}")` per HCI packet; at a thousand adverts a second the
-    rendering alone cost more than the rest of the stack. With debug logging on, bumble's own methods run.
-    """
-
-    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
-        """Dispatch a packet from the controller."""
-        if self.snooper or bumble_host.logger.isEnabledFor(logging.DEBUG):
-            super().on_hci_packet(packet)
-        elif isinstance(packet, hci.HCI_Event):
-            self.on_hci_event_packet(packet)
-        elif isinstance(packet, hci.HCI_AclDataPacket):
-            self.on_hci_acl_data_packet(packet)
-        else:
-            super().on_hci_packet(packet)
-
-    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
-        """Send a packet to the controller."""
-        if self.snooper or bumble_host.logger.isEnabledFor(logging.DEBUG):
-            super().send_hci_packet(packet)
-        elif self.hci_sink:
-            self.hci_sink.on_packet(bytes(packet))
 
 
 class HciStack:
@@ -125,7 +99,7 @@ class HciStack:
     async def _power_on(spec: str) -> HciStack:
         transport = await open_transport(spec)
         try:
-            host = _QuietHost(controller_source=transport.source, controller_sink=transport.sink)
+            host = QuietHost(controller_source=transport.source, controller_sink=transport.sink)
             device = Device(name="qmon-edge", address=hci.Address.generate_static_address(), host=host)
             await device.power_on()
         except BaseException:

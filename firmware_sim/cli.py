@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,31 +70,49 @@ def write_keys(path: Path, keys: dict[str, bytes]) -> None:
         json.dump({device: key.hex() for device, key in sorted(keys.items())}, out, indent=1)
 
 
+KEYS_OUT_HELP = "Write the bracelets' keys (JSON, mode 0600) for an edge agent in another process."
+keys_out_option = click.option(
+    "--keys-out", type=click.Path(dir_okay=False, path_type=Path), help=KEYS_OUT_HELP
+)
+
+
+def world_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that describe the simulated world (`qmon sim` and the console server share them)."""
+    options = (
+        click.option(
+            "--config",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Simulation settings file (YAML/JSON).",
+        ),
+        click.option(
+            "--households",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Households file (YAML/JSON); default: the packaged demo.",
+        ),
+        click.option("--population", type=click.IntRange(1, 100_000), help="Generate N households instead."),
+        click.option(
+            "--seed", type=int, help="Seed of the noise, the derived keys and a generated population."
+        ),
+        click.option("--listen", help="Radio server address, 127.0.0.1:PORT (port 0: a free one)."),
+        click.option(
+            "--speed",
+            type=click.FloatRange(0, 1000, min_open=True),
+            help="Simulated seconds per real second.",
+        ),
+        click.option(
+            "--duration",
+            type=click.FloatRange(0, min_open=True),
+            help="Stop after this many simulated seconds.",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command("sim")
-@click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Settings file (YAML/JSON).",
-)
-@click.option(
-    "--households",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Households file (YAML/JSON).",
-)
-@click.option("--population", type=click.IntRange(1, 100_000), help="Generate N households instead.")
-@click.option("--seed", type=int, help="Seed of the noise, the derived keys and a generated population.")
-@click.option("--listen", help="Radio server address, 127.0.0.1:PORT (port 0: a free one).")
-@click.option(
-    "--speed", type=click.FloatRange(0, 1000, min_open=True), help="Simulated seconds per real second."
-)
-@click.option(
-    "--duration", type=click.FloatRange(0, min_open=True), help="Stop after this many simulated seconds."
-)
-@click.option(
-    "--keys-out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the bracelets' keys (JSON, mode 0600) for an edge agent in another process.",
-)
+@world_options
+@keys_out_option
 def sim_command(
     config: Path | None,
     households: Path | None,

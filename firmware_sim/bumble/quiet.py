@@ -1,4 +1,4 @@
-"""bumble's Host and Controller without the per-packet debug text when debug logging is off.
+"""bumble's Controller without the per-packet debug text when debug logging is off (Host: qmon.bumble_host).
 
 bumble logs every HCI packet with `logger.debug(f"... {packet}")`: the f-string renders the whole packet
 (fields, colours) even when nothing is logged, which was most of the simulator's CPU at 1,000 bracelets.
@@ -13,31 +13,11 @@ import logging
 
 from bumble import controller as bumble_controller
 from bumble import hci
-from bumble import host as bumble_host
 from bumble.controller import Controller
-from bumble.host import Host
 
+from qmon.bumble_host import QuietHost
 
-class QuietHost(Host):
-    """bumble's Host, minus the eager packet rendering."""
-
-    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
-        """Send a packet to the controller."""
-        if self.snooper or bumble_host.logger.isEnabledFor(logging.DEBUG):
-            super().send_hci_packet(packet)
-        elif self.hci_sink:
-            self.hci_sink.on_packet(bytes(packet))
-
-    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
-        """Dispatch a packet from the controller."""
-        if self.snooper or bumble_host.logger.isEnabledFor(logging.DEBUG):
-            super().on_hci_packet(packet)
-        elif isinstance(packet, hci.HCI_Event):
-            self.on_hci_event_packet(packet)
-        elif isinstance(packet, hci.HCI_AclDataPacket):
-            self.on_hci_acl_data_packet(packet)
-        else:
-            super().on_hci_packet(packet)
+__all__ = ["QuietController", "QuietHost"]
 
 
 class QuietController(Controller):

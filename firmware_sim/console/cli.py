@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from firmware_sim.cli import settings_from_options, write_keys
+from firmware_sim.cli import keys_out_option, settings_from_options, world_options, write_keys
 from firmware_sim.console.transports import serve_consoles
 from firmware_sim.runner import RunningSim, run_sim
 from firmware_sim.world import Happening
@@ -20,25 +20,7 @@ MAX_CONSOLES = 256  # each console is a pty and one or two sockets; pick devices
 
 
 @click.command("console")
-@click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Simulation settings file (YAML/JSON), as for `qmon sim`.",
-)
-@click.option(
-    "--households",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Households file (YAML/JSON); default: the packaged demo.",
-)
-@click.option("--population", type=click.IntRange(1, 100_000), help="Generate N households instead.")
-@click.option("--seed", type=int, help="Seed of the noise, the derived keys and a generated population.")
-@click.option("--listen", help="Radio server address, 127.0.0.1:PORT (port 0: a free one).")
-@click.option(
-    "--speed", type=click.FloatRange(0, 1000, min_open=True), help="Simulated seconds per real second."
-)
-@click.option(
-    "--duration", type=click.FloatRange(0, min_open=True), help="Stop after this many simulated seconds."
-)
+@world_options
 @click.option("--devices", help="Serve consoles for these device ids only (comma-separated).")
 @click.option(
     "--console-port",
@@ -54,11 +36,7 @@ MAX_CONSOLES = 256  # each console is a pty and one or two sockets; pick devices
     show_default=True,
     help="Also serve each console over RFC 2217 (a second TCP port per bracelet).",
 )
-@click.option(
-    "--keys-out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the bracelets' keys (JSON, mode 0600) for an edge agent in another process.",
-)
+@keys_out_option
 def console_command(
     config: Path | None,
     households: Path | None,
