@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from argon2 import PasswordHasher
+from fastapi import FastAPI
 
 from cloud.access import Role
+from cloud.app import create_app
 from cloud.auth import Passwords, create_officer
+from cloud.settings import HubSettings
 from cloud.storage.records import Officer, Order
 from cloud.storage.repository import Repository
 from gateway.protocol import (
@@ -31,6 +37,7 @@ from tests.unit.cloud.builders import DEVICE, ROOM, SITE, T0, at
 
 FACILITY = "facility-1"
 PASSWORD = "correct horse battery staple"
+TEST_JWT_SECRET = "an-api-test-signing-key-long-enough"
 # A JPEG's framing around some bytes: all the hub checks and stores (it never decodes the picture).
 SNAPSHOT_JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8 + b"\xff\xd9"
 
@@ -250,3 +257,24 @@ def seed_officer(repo: Repository, username: str, role: Role, wards: list[str]) 
         role=role,
         wards=wards,
     )
+
+
+@asynccontextmanager
+async def hub_http(repo: Repository, **settings: Any) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    """The hub app on `repo` (lifespan running, no ingest) and an HTTP client talking to it in process."""
+    hub_settings = HubSettings(
+        jwt_secret=TEST_JWT_SECRET, database_url="sqlite:///unused.db", auto_migrate=False, **settings
+    )
+    app = create_app(
+        hub_settings,
+        clock=ManualClock(T0.timestamp() + 3600),
+        repository=repo,
+        start_ingest=False,
+        passwords=fast_passwords(),
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://hub") as client,
+    ):
+        yield client, app

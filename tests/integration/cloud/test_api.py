@@ -10,26 +10,22 @@ import pytest
 
 from cloud.access import Role
 from cloud.api.deps import Hub
-from cloud.app import create_app
 from cloud.processor import RawMessage
-from cloud.settings import HubSettings
 from cloud.storage.repository import Repository
 from gateway.protocol import EventType, SiteState
-from qmon.clock import ManualClock
 from tests.integration.cloud.support import (
     FACILITY,
     PASSWORD,
     event_message,
-    fast_passwords,
+    hub_http,
     room_event_message,
     room_telemetry_message,
     seed_officer,
     seed_order,
     status_message,
 )
-from tests.unit.cloud.builders import DEVICE, ROOM, SITE, T0, at
+from tests.unit.cloud.builders import DEVICE, ROOM, SITE, at
 
-SECRET = "an-api-test-signing-key-long-enough"
 ORDER_BODY: dict[str, Any] = {
     "person": {"full_name": "Le Van C", "phone": "+84 912 345 678"},
     "ward_id": "ward-a",
@@ -78,19 +74,7 @@ async def api(sqlite_repo: Repository) -> AsyncIterator[Api]:
     seed_officer(sqlite_repo, "sup-a", Role.SUPERVISOR, ["ward-a"])
     seed_officer(sqlite_repo, "officer-a", Role.WARD_OFFICER, ["ward-a"])
     seed_officer(sqlite_repo, "officer-b", Role.WARD_OFFICER, ["ward-b"])
-    settings = HubSettings(jwt_secret=SECRET, database_url="sqlite:///unused.db", auto_migrate=False)
-    app = create_app(
-        settings,
-        clock=ManualClock(T0.timestamp() + 3600),
-        repository=sqlite_repo,
-        start_ingest=False,
-        passwords=fast_passwords(),
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://hub") as client,
-    ):
+    async with hub_http(sqlite_repo) as (client, app):
         yield Api(client, app.state.hub)
 
 

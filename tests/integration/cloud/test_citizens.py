@@ -11,16 +11,12 @@ import pytest
 import sqlalchemy as sa
 
 from cloud.access import Role
-from cloud.app import create_app
 from cloud.errors import InvalidRequestError
-from cloud.settings import HubSettings
 from cloud.storage.repository import Repository
 from cloud.storage.schema import citizens, declarations
-from qmon.clock import ManualClock
-from tests.integration.cloud.support import PASSWORD, fast_passwords, seed_officer
+from tests.integration.cloud.support import PASSWORD, hub_http, seed_officer
 from tests.unit.cloud.builders import T0
 
-SECRET = "a-citizens-test-signing-key-long-enough"
 IDENTITY_KEY = "a-citizens-test-identity-hash-key-long-enough"
 CCCD = "001203004567"
 CMND = "123456789"
@@ -103,21 +99,7 @@ class Api:
 
 
 async def open_api(repo: Repository, **settings: Any) -> AsyncIterator[Api]:
-    hub_settings = HubSettings(
-        jwt_secret=SECRET, database_url="sqlite:///unused.db", auto_migrate=False, **settings
-    )
-    app = create_app(
-        hub_settings,
-        clock=ManualClock(T0.timestamp() + 3600),
-        repository=repo,
-        start_ingest=False,
-        passwords=fast_passwords(),
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://hub") as client,
-    ):
+    async with hub_http(repo, **settings) as (client, _app):
         yield Api(client, repo)
 
 
