@@ -1,6 +1,8 @@
-"""`qmon sim`: run simulated bracelets and the radio server until Ctrl-C or --duration.
+"""`qmon sim`: run simulated bracelets and the radio server until Ctrl-C or --duration; its subcommands run
+bracelets on bumble's BLE stack (`qmon sim bumble`), scenario files (`qmon sim run`) and conformance checks
+against a bracelet (`qmon sim conformance`).
 
-The lead registers `sim_command` in qmon/cli.py. Settings come from --config (YAML/JSON), then
+qmon/cli.py registers `sim_command`. Settings come from --config (YAML/JSON), then
 QMON_SIM__* environment variables (e.g. QMON_SIM__RADIO__NOISE_SIGMA_DB=4), then the flags.
 """
 
@@ -20,6 +22,7 @@ from firmware_sim.runner import RunningSim, run_sim
 from firmware_sim.settings import SimSettings
 from firmware_sim.world import Happening
 from qmon.clock import ScaledClock
+from qmon.lazy_group import LazyGroup
 from qmon.settings import load_settings
 
 
@@ -110,10 +113,31 @@ def world_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-@click.command("sim")
+SUBCOMMANDS = {
+    "bumble": (
+        "firmware_sim.bumble.__main__",
+        "main",
+        "Simulated bracelets on bumble's BLE stack behind an HCI port (pty or TCP).",
+    ),
+    "run": (
+        "qmon.scenario.cli",
+        "run_command",
+        "Run scenario files through simulator, edge, broker and hub; pass or fail per expectation.",
+    ),
+    "conformance": (
+        "firmware_sim.conformance.cli",
+        "conformance_command",
+        "Check a bracelet (simulated or real, over HCI) against docs/PROTOCOL.md.",
+    ),
+}
+
+
+@click.group("sim", cls=LazyGroup, lazy_commands=SUBCOMMANDS, invoke_without_command=True)
 @world_options
 @keys_out_option
+@click.pass_context
 def sim_command(
+    ctx: click.Context,
     config: Path | None,
     households: Path | None,
     population: int | None,
@@ -123,7 +147,9 @@ def sim_command(
     duration: float | None,
     keys_out: Path | None,
 ) -> None:
-    """Run simulated bracelets and serve their radio to edge agents."""
+    """Run simulated bracelets and serve their radio to edge agents (or one of the subcommands)."""
+    if ctx.invoked_subcommand is not None:
+        return
     try:
         settings = settings_from_options(config, households, population, seed, listen, speed, duration)
     except ValueError as exc:

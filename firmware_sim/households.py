@@ -19,12 +19,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Field, Tag, field_validator, model_validator
 
 from gateway.protocol import SITE_ID_PATTERN
 from qmon.bracelet.advert import KEY_LEN
 from qmon.bracelet.gatt import ADV_INTERVAL_RANGE_MS
-from qmon.settings import StrictModel, read_settings_file
+from qmon.settings import StrictModel, key_discriminator, read_settings_file
 
 HUB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 KEY_DOMAIN = b"qmon-sim-key-v1"
@@ -120,12 +120,6 @@ class DropoutEvent(StrictModel):
 _EVENT_KEYS = ("strap", "skin_contact", "battery", "charging", "fever", "radio", "dropout_s")
 
 
-def _event_kind(value: Any) -> str | None:
-    # An event is recognised by the one key besides `t` that it carries (clearer errors than a plain union).
-    keys = value.keys() if isinstance(value, dict) else getattr(value, "__dict__", {}).keys()
-    return next((key for key in _EVENT_KEYS if key in keys), None)
-
-
 TimelineEvent = Annotated[
     Annotated[StrapEvent, Tag("strap")]
     | Annotated[SkinContactEvent, Tag("skin_contact")]
@@ -134,10 +128,9 @@ TimelineEvent = Annotated[
     | Annotated[FeverEvent, Tag("fever")]
     | Annotated[RadioEvent, Tag("radio")]
     | Annotated[DropoutEvent, Tag("dropout_s")],
-    Discriminator(
-        _event_kind,
-        custom_error_type="timeline_event",
-        custom_error_message=("a timeline event needs t and one of: " + ", ".join(_EVENT_KEYS)),
+    # An event is recognised by the one key besides `t` that it carries.
+    key_discriminator(
+        _EVENT_KEYS, "timeline_event", "a timeline event needs t and one of: " + ", ".join(_EVENT_KEYS)
     ),
 ]
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 import click
+
+from qmon.lazy_group import LazyGroup
 
 # name -> (module, attribute): importing only the part that runs keeps start-up fast and lets an edge box
 # run without the hub's dependencies being imported.
@@ -30,29 +31,7 @@ COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
-    """A click group whose subcommands are imported when used."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        """All subcommand names."""
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """Import and return one subcommand."""
-        target = COMMANDS.get(cmd_name)
-        if target is None:
-            return None
-        module = importlib.import_module(target[0])
-        command: click.Command = getattr(module, target[1])
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """List subcommands from the static table, without importing them."""
-        with formatter.section("Commands"):
-            formatter.write_dl([(name, COMMANDS[name][2]) for name in sorted(COMMANDS)])
-
-
-@click.group(cls=LazyGroup)
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS)
 @click.option("--log-level", default="WARNING", show_default=True, help="Python logging level.")
 @click.version_option(package_name="qmon")
 def main(log_level: str) -> None:

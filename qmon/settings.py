@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Discriminator, SecretStr
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "example", "xxx", "todo"})
 
@@ -20,6 +21,17 @@ class StrictModel(BaseModel):
     """Base for every settings model: unknown keys are errors, values are validated on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def key_discriminator(keys: Sequence[str], error_type: str, message: str) -> Discriminator:
+    """A pydantic discriminator for a union of models told apart by which one of `keys` a value carries
+    (clearer errors than a plain union: one message naming the keys instead of one per member)."""
+
+    def kind(value: Any) -> str | None:
+        present = value.keys() if isinstance(value, dict) else getattr(value, "__dict__", {}).keys()
+        return next((key for key in keys if key in present), None)
+
+    return Discriminator(kind, custom_error_type=error_type, custom_error_message=message)
 
 
 def check_secret(value: SecretStr | None, name: str, min_length: int = 16) -> SecretStr | None:
