@@ -5,4 +5,6 @@
 - `receiver.ReceiverController`: the edge-side controller reporting what the link measured.
 - `ports`: its HCI side on a pty or 127.0.0.1 TCP; `simulator.BumbleSimulator` puts it all together;
   `python -m firmware_sim.bumble` runs it. The edge's side is edge.hci_backend (`ble.backend: hci`).
+- `faults.Nonconformity`: deliberate protocol violations (`--nonconforming KIND`) for the conformance suite
+  (firmware_sim.conformance) to catch.
 """

@@ -6,6 +6,9 @@
 then point an edge agent at it with `ble: {backend: hci, hci_transport: <that string>}`
 (--edge-settings FILE writes that block and the bracelets' keys, YAML, for `qmon edge --config`).
 `--hci tcp:PORT` listens on 127.0.0.1:PORT instead (0: a free port). Runs until Ctrl-C or --duration.
+`--consoles` also serves each bracelet's AT console (docs/CONSOLE.md) on a pty and a loopback socket, listed
+under "consoles" in the first line; `--nonconforming KIND` makes every bracelet break the protocol in one
+way (firmware_sim.bumble.faults), for `qmon sim conformance` to catch.
 """
 
 from __future__ import annotations
@@ -21,9 +24,13 @@ from pathlib import Path
 import click
 import yaml
 
+from firmware_sim.bumble.faults import Nonconformity
 from firmware_sim.bumble.simulator import BumbleSimulator
+from firmware_sim.console import serve_consoles
+from qmon.clock import SystemClock
 
 STATS_EVERY_S = 10.0
+MAX_CONSOLES = 256
 
 
 def _cpu_s() -> float:
@@ -47,17 +54,26 @@ async def run(
     adv_interval_ms: int,
     duration: float | None,
     edge_settings: Path | None,
+    consoles: bool = False,
+    nonconforming: Nonconformity | None = None,
 ) -> None:
     """Run the simulator until a signal or `duration` seconds, printing JSON lines of stats."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with BumbleSimulator.build(bracelets, seed, adv_interval_ms=adv_interval_ms) as sim:
+    sim = BumbleSimulator.build(bracelets, seed, adv_interval_ms=adv_interval_ms, nonconforming=nonconforming)
+    served = [p.bracelet for p in sim.peripherals.values()] if consoles else []
+    async with sim, serve_consoles(served, SystemClock()) as console_server:  # the simulator's clock
         port = await sim.open_hci(hci)
         if edge_settings is not None:
             write_edge_settings(edge_settings, sim, port.host_spec)
-        print(json.dumps({"hci_transport": port.host_spec, "bracelets": bracelets, "seed": seed}), flush=True)
+        first: dict[str, object] = {"hci_transport": port.host_spec, "bracelets": bracelets, "seed": seed}
+        if consoles:
+            first["consoles"] = {e.device_id: [e.pty_path, e.socket_url] for e in console_server.endpoints}
+        if nonconforming is not None:
+            first["nonconforming"] = nonconforming.value
+        print(json.dumps(first), flush=True)
         started, cpu0 = time.monotonic(), _cpu_s()
         last, cpu_last = started, cpu0
         while not stop.is_set():
@@ -99,6 +115,17 @@ async def run(
     default=None,
     help="Write the edge's ble/bracelets settings (with the simulated keys) here, YAML.",
 )
+@click.option(
+    "--consoles",
+    is_flag=True,
+    help=f"Serve each bracelet's AT console on a pty and a 127.0.0.1 socket (at most {MAX_CONSOLES}).",
+)
+@click.option(
+    "--nonconforming",
+    type=click.Choice([k.value for k in Nonconformity]),
+    default=None,
+    help="Make every bracelet break the protocol in this way (for testing `qmon sim conformance`).",
+)
 def main(
     bracelets: int,
     hci: str,
@@ -106,9 +133,14 @@ def main(
     adv_interval_ms: int,
     duration: float | None,
     edge_settings: Path | None,
+    consoles: bool,
+    nonconforming: str | None,
 ) -> None:
     """Simulated bracelets on bumble's BLE stack, reached over HCI on a pty or 127.0.0.1 TCP."""
-    asyncio.run(run(bracelets, hci, seed, adv_interval_ms, duration, edge_settings))
+    if consoles and bracelets > MAX_CONSOLES:
+        raise click.UsageError(f"--consoles serves at most {MAX_CONSOLES} bracelets")
+    fault = None if nonconforming is None else Nonconformity(nonconforming)
+    asyncio.run(run(bracelets, hci, seed, adv_interval_ms, duration, edge_settings, consoles, fault))
 
 
 if __name__ == "__main__":

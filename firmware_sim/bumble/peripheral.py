@@ -20,12 +20,19 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.transport.common import AsyncPipeSink
 
 from firmware_sim.bracelet import AttError, SimBracelet
+from firmware_sim.bumble.faults import (
+    ADVERT_FAULTS,
+    MISSING_SERVICE_UUID,
+    Nonconformity,
+    advertising_interval_ms,
+    distort_advertising_data,
+)
 from firmware_sim.bumble.link import Position, RadioLink, Transmitter
 from firmware_sim.bumble.quiet import QuietController, QuietHost
 from firmware_sim.gatt_layout import BRACELET_LAYOUT, CharacteristicSpec
 from firmware_sim.world import ble_address
 from qmon.bracelet.advert import build_advertising_data, build_scan_response
-from qmon.bracelet.gatt import QUARANTINE_SERVICE
+from qmon.bracelet.gatt import QUARANTINE_SERVICE, STATUS
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +84,23 @@ class BraceletController(QuietController):
 
 
 class BumblePeripheral:
-    """A SimBracelet on the air through a bumble Device on `link` at `position`."""
+    """A SimBracelet on the air through a bumble Device on `link` at `position`.
 
-    def __init__(self, bracelet: SimBracelet, link: RadioLink, position: Position, clock: Clock) -> None:
+    `nonconforming` breaks the protocol on purpose in one way (firmware_sim.bumble.faults), for showing
+    that the conformance suite catches it; None (the default) is a conforming bracelet.
+    """
+
+    def __init__(
+        self,
+        bracelet: SimBracelet,
+        link: RadioLink,
+        position: Position,
+        clock: Clock,
+        nonconforming: Nonconformity | None = None,
+    ) -> None:
         self.bracelet = bracelet
+        self.nonconforming = nonconforming
+        self._advert_fault = nonconforming if nonconforming in ADVERT_FAULTS else None
         self.position = position
         self.address = ble_address(bracelet.device_id)
         self._clock = clock
@@ -108,12 +128,13 @@ class BumblePeripheral:
     async def start(self) -> None:
         """Power the stack on and start advertising (restarted after every disconnection)."""
         await self.device.power_on()
+        interval = advertising_interval_ms(self.bracelet.config.adv_interval_ms, self.nonconforming)
         await self.device.start_advertising(
             auto_restart=True,
             advertising_data=self._next_advertising_data(),
             scan_response_data=self._scan_response,
-            advertising_interval_min=self.bracelet.config.adv_interval_ms,
-            advertising_interval_max=self.bracelet.config.adv_interval_ms,
+            advertising_interval_min=interval,
+            advertising_interval_max=interval,
         )
 
     async def stop(self) -> None:
@@ -158,11 +179,19 @@ class BumblePeripheral:
         task.add_done_callback(self._tasks.discard)
 
     def _next_advertising_data(self) -> bytes:
-        return build_advertising_data(self.bracelet.advertisement(self._clock()))
+        data = build_advertising_data(self.bracelet.advertisement(self._clock()))
+        if self._advert_fault is None:
+            return data
+        return distort_advertising_data(data, self._advert_fault)
 
     def _add_gatt_services(self) -> None:
         services = []
         for service_spec in BRACELET_LAYOUT:
+            if (
+                self.nonconforming is Nonconformity.MISSING_SERVICE
+                and service_spec.uuid == MISSING_SERVICE_UUID
+            ):
+                continue
             characteristics = []
             for spec in service_spec.characteristics:
                 properties = Characteristic.Properties(0)
@@ -223,6 +252,8 @@ class BumblePeripheral:
         previous = self._unsubscribe.pop(uuid, None)
         if previous is not None:
             previous()
+        if self.nonconforming is Nonconformity.NO_STATUS_NOTIFICATIONS and uuid == STATUS:
+            return  # the CCCD write is accepted, but nothing is ever sent
         if notify or indicate:
             self._unsubscribe[uuid] = self.bracelet.subscribe(uuid, self._sender(characteristic, indicate))
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from firmware_sim.bracelet import SimBracelet
+from firmware_sim.bumble.faults import Nonconformity
 from firmware_sim.bumble.link import Position, RadioLink
 from firmware_sim.bumble.peripheral import BumblePeripheral
 from firmware_sim.bumble.ports import HciPort, open_port
@@ -68,6 +69,7 @@ class BumbleSimulator:
         seed: int = 0,
         clock: Clock = time.time,
         adv_interval_ms: int | None = None,
+        nonconforming: Nonconformity | None = None,
     ) -> None:
         self.clock = clock
         self.link = RadioLink(model, random.Random(seed))
@@ -79,7 +81,7 @@ class BumbleSimulator:
                 spec.device_id, spec.key, now=now, config=config, rng=random.Random(seed ^ spec.device_id)
             )
             self.peripherals[format_device_id(spec.device_id)] = BumblePeripheral(
-                bracelet, self.link, spec.position, clock
+                bracelet, self.link, spec.position, clock, nonconforming
             )
         self.receivers: list[ReceiverController] = []
         self._ports: list[HciPort] = []
