@@ -10,6 +10,7 @@ reads, writes and notifications go to the model.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -32,7 +33,7 @@ from firmware_sim.bumble.quiet import QuietController, QuietHost
 from firmware_sim.gatt_layout import BRACELET_LAYOUT, CharacteristicSpec
 from firmware_sim.world import ble_address
 from qmon.bracelet.advert import build_advertising_data, build_scan_response
-from qmon.bracelet.gatt import QUARANTINE_SERVICE, STATUS
+from qmon.bracelet.gatt import CONFIGURATION, QUARANTINE_SERVICE, STATUS
 
 log = logging.getLogger(__name__)
 
@@ -229,8 +230,34 @@ class BumblePeripheral:
                 self.bracelet.gatt_write(spec.uuid, bytes(value), self._clock())
             except AttError as exc:
                 raise att.ATT_Error(exc.code) from None
+            if spec.uuid == CONFIGURATION:
+                self._spawn(self.apply_advertising_interval())
 
         return write
+
+    async def apply_advertising_interval(self) -> None:
+        """Give the controller the configured advertising interval, as firmware does after a configuration
+        write: the parameters change while advertising is off (it is, during the connection that wrote
+        them; otherwise it is stopped and restarted around the change)."""
+        advertising_set = self.device.legacy_advertising_set
+        if advertising_set is None:
+            return
+        interval = advertising_interval_ms(self.bracelet.config.adv_interval_ms, self.nonconforming)
+        parameters = advertising_set.advertising_parameters
+        if parameters.primary_advertising_interval_min == interval:
+            return
+        restart = advertising_set.enabled
+        if restart:
+            await advertising_set.stop()
+        await advertising_set.set_advertising_parameters(
+            dataclasses.replace(
+                parameters,
+                primary_advertising_interval_min=interval,
+                primary_advertising_interval_max=interval,
+            )
+        )
+        if restart:
+            await advertising_set.start()
 
     def _on_connection(self, connection: Any) -> None:
         self.bracelet.links += 1

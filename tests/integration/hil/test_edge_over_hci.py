@@ -236,3 +236,32 @@ async def test_edge_receives_at_least_95_percent_of_adverts_delivered_in_range()
     assert delivered > 500
     assert reports >= 0.95 * delivered
     assert sim.link.stats.lost > 0  # the model's loss and fading are on
+
+
+async def test_a_configuration_write_changes_the_advertising_interval(simulator: BumbleSimulator) -> None:
+    port = await simulator.open_hci("pty")
+    settings = settings_for(simulator, port.host_spec)
+    heard = Heard()
+    near = format_device_id(NEAR)
+
+    async def adverts_in(seconds: float) -> int:
+        before = len(heard.rssi[near])
+        await asyncio.sleep(seconds)
+        return len(heard.rssi[near]) - before
+
+    async with running_agent(settings, heard):
+        await wait_until(lambda: near in heard.devices, 10)
+        assert await adverts_in(2.0) >= 6  # every 250 ms
+        client = client_factory_for(settings.ble, timeout=10)(heard.devices[near])
+        async with client:
+            config = gatt.decode_config(await client.read_gatt_char(gatt.CONFIGURATION))
+            assert config.adv_interval_ms == 250
+            new = BraceletConfig(adv_interval_ms=1000, status_notify_s=config.status_notify_s)
+            await client.write_gatt_char(gatt.CONFIGURATION, gatt.encode_config(new), response=True)
+        advertising = simulator.peripherals[near].device.legacy_advertising_set
+        assert advertising is not None
+        await wait_until(
+            lambda: advertising.advertising_parameters.primary_advertising_interval_min == 1000, 5
+        )
+        await wait_until(lambda: advertising.enabled, 5)
+        assert await adverts_in(4.0) <= 6  # every second from now on (at most 5, give or take a boundary)
