@@ -25,6 +25,7 @@ from cloud.api import build_router
 from cloud.api.deps import Hub
 from cloud.auth import Passwords, Tokens
 from cloud.broadcaster import Broadcaster
+from cloud.certificate_service import CertificateService
 from cloud.citizens import CitizenService
 from cloud.commands import CommandSender, MqttCommandPublisher
 from cloud.declarations import DeclarationService
@@ -41,13 +42,18 @@ from cloud.errors import (
 )
 from cloud.identity import IdentityHasher
 from cloud.ingest import Ingest
+from cloud.labs import LabService
 from cloud.orders import OrderService
+from cloud.qrcodes import QrSigner, QrVerifier
 from cloud.settings import HubSettings
 from cloud.sites import SiteService
 from cloud.snapshots import SnapshotPolicy, SnapshotService
 from cloud.storage.migrate import upgrade
 from cloud.storage.repository import Repository
 from cloud.storage.telemetry import TelemetryStore
+from cloud.tracing import TracingService
+from cloud.vaccination_service import VaccinationService
+from cloud.venues import VenueService, load_qr_keys
 from qmon.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -135,6 +141,8 @@ def _build_hub(
     policy = SnapshotPolicy(settings.snapshot_timeout_s, settings.snapshot_retention_s)
     passwords = passwords or Passwords()
     key = settings.identity_hash_key
+    hasher = IdentityHasher(key) if key is not None else None
+    qr_signer, qr_verifier = _qr_keys(settings)
     return Hub(
         settings=settings,
         clock=clock,
@@ -151,7 +159,18 @@ def _build_hub(
         commands=commands,
         citizens=CitizenService(repo, passwords, clock, IdentityHasher(key) if key is not None else None),
         declarations=DeclarationService(repo, clock),
+        vaccination=VaccinationService(repo, clock, hasher, bulk_max_rows=settings.vaccination_bulk_max_rows),
+        certificates=CertificateService.from_settings(repo, clock, hasher, settings.certificates),
+        venues=VenueService(repo, clock, hasher, qr_signer, qr_verifier),
+        labs=LabService(repo, clock, hasher),
+        tracing=TracingService(repo, clock),
     )
+
+
+def _qr_keys(settings: HubSettings) -> tuple[QrSigner | None, QrVerifier | None]:
+    """The venue QR signer and verifier from the key files the settings name (read once, at start-up)."""
+    private = settings.venue_qr_key_file.read_bytes() if settings.venue_qr_key_file is not None else None
+    return load_qr_keys(private, [path.read_bytes() for path in settings.venue_qr_retired_key_files])
 
 
 def tune_collector(young_threshold: int = YOUNG_GC_THRESHOLD) -> Callable[[], None]:

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 # 9 digits: the old identity card (CMND); 12 digits: the citizen identity card (CCCD).
 IDENTITY_NUMBER_PATTERN = re.compile(r"^(?:[0-9]{9}|[0-9]{12})$")
 IDENTITY_HASH_LENGTH = 64  # hex digits of HMAC-SHA256
+_SHA256_BLOCK = 64
 
 
 def normalize_identity_number(raw: str) -> str:
@@ -33,8 +34,22 @@ class IdentityHasher:
 
     def __init__(self, key: SecretStr) -> None:
         self._key = key.get_secret_value().encode()
+        # HMAC's keyed inner and outer hash states (RFC 2104), computed once: hash_normalized copies them
+        # instead of keying a new HMAC per number, a third of the cost on bulk paths.
+        block = self._key if len(self._key) <= _SHA256_BLOCK else hashlib.sha256(self._key).digest()
+        block = block.ljust(_SHA256_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
     def hash(self, raw: str) -> str:
         """The hex HMAC-SHA256 of the normalised number (ValueError for a malformed number)."""
         number = normalize_identity_number(raw)
         return hmac.new(self._key, number.encode("ascii"), hashlib.sha256).hexdigest()
+
+    def hash_normalized(self, number: str) -> str:
+        """The same hash for a number already normalised and checked (bulk paths: no per-number keying)."""
+        inner = self._inner.copy()
+        inner.update(number.encode("ascii"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()

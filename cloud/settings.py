@@ -49,6 +49,73 @@ class RuleSettings(StrictModel):
         )
 
 
+class CertificateSettings(StrictModel):
+    """EU Digital COVID Certificates: the hub's document signer and the keys it trusts when verifying.
+
+    The key id (`kid`) is the DCC one: the first 8 bytes of the SHA-256 of the signer certificate, so it comes
+    with `signer_certificate_file`. Keys live outside the repository.
+    """
+
+    signing_key: SecretStr | None = Field(
+        None,
+        description="PEM of the document signer's ECDSA P-256 private key (or use signing_key_file). Unset "
+        "(both): certificates are not issued (503), verification still works with the trusted certificates.",
+    )
+    signing_key_file: Path | None = Field(
+        None, description="PEM file of the document signer's ECDSA P-256 private key (or signing_key)."
+    )
+    signer_certificate_file: Path | None = Field(
+        None,
+        description="PEM file of the document signer certificate (DSC) for the signing key; its DCC key id "
+        "names the key in every certificate issued. Required with a signing key.",
+    )
+    trusted_certificate_files: list[Path] = Field(
+        default_factory=list,
+        description="PEM files of other issuers' document signer certificates (one or more each) whose "
+        "certificates the verify route accepts; the hub's own is always trusted.",
+    )
+    trusted_certificates: list[str] = Field(
+        default_factory=list,
+        description="PEM texts of other issuers' document signer certificates, as trusted_certificate_files.",
+    )
+    issuer_country: str = Field(
+        "VN", pattern=r"^[A-Z]{2}$", description="ISO 3166 alpha-2 country of the issuer (CWT `iss`, `co`)."
+    )
+    issuer_name: str = Field(
+        "Ministry of Health of Viet Nam",
+        min_length=1,
+        max_length=80,
+        description="The certificate issuer written in each vaccination entry (`is`).",
+    )
+    uvci_code: str = Field(
+        "QMON",
+        pattern=r"^[A-Z0-9]{1,12}$",
+        description="The issuing system's code inside each certificate id (URN:UVCI:01:VN:<code>...).",
+    )
+    utc_offset_minutes: int = Field(
+        7 * 60,
+        ge=-14 * 60,
+        le=14 * 60,
+        description="The issuing country's local time offset (minutes): a dose's certified date is the local "
+        "date it was given on.",
+    )
+    validity_days: int = Field(
+        365, ge=1, le=3 * 365, description="How long an issued certificate is valid (CWT expiry), days."
+    )
+    clock_skew_s: float = Field(
+        300.0, ge=0, le=3600, description="How far a certificate's issued-at may lead the hub's clock (s)."
+    )
+
+    @model_validator(mode="after")
+    def _check_key_source(self) -> Self:
+        if self.signing_key is not None and self.signing_key_file is not None:
+            raise ValueError("give signing_key or signing_key_file, not both")
+        has_key = self.signing_key is not None or self.signing_key_file is not None
+        if has_key and self.signer_certificate_file is None:
+            raise ValueError("a signing key needs its signer_certificate_file")
+        return self
+
+
 class HubSettings(StrictModel):
     """Everything the hub process needs."""
 
@@ -86,6 +153,17 @@ class HubSettings(StrictModel):
         description="HMAC key under which citizens' identity numbers are stored (at least 32 characters, "
         "not the jwt_secret; never change it: stored hashes cannot be recomputed). Unset: the citizen "
         "routes answer 503.",
+    )
+    venue_qr_key_file: Path | None = Field(
+        None,
+        description="PEM file of the ECDSA P-256 private key that signs venue and checkpoint QR codes (kept "
+        "outside the repository; `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`). Unset: "
+        "QR codes and check-ins answer 503.",
+    )
+    venue_qr_retired_key_files: list[Path] = Field(
+        default_factory=list,
+        description="PEM public keys of earlier venue QR signing keys: codes printed under them still verify "
+        "(key rotation).",
     )
     jwt_issuer: str = Field("qmon-hub", description="`iss` claim of issued tokens, checked on every request.")
     token_ttl_s: int = Field(
@@ -146,6 +224,17 @@ class HubSettings(StrictModel):
         le=7 * 24 * 3600,
         description="How long a received snapshot's image is kept (s); then its bytes are deleted and the "
         "request is kept as expired (personal data: keep it short).",
+    )
+    certificates: CertificateSettings = Field(
+        default_factory=lambda: CertificateSettings.model_validate({}),
+        description="EU DCC vaccination certificates: signing key, signer certificate, trusted issuers.",
+    )
+    vaccination_bulk_max_rows: int = Field(
+        200_000,
+        ge=1,
+        le=2_000_000,
+        description="Most dose rows one bulk upload may hold (the rows are checked in full before any is "
+        "stored, so they are held in memory).",
     )
 
     @field_validator("jwt_secret")

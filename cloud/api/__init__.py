@@ -4,7 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloud.api import alerts, auth, citizens, declarations, devices, health, orders, sites, snapshots
+from cloud.api import (
+    alerts,
+    auth,
+    certificates,
+    citizens,
+    declarations,
+    devices,
+    health,
+    labs,
+    orders,
+    sites,
+    snapshots,
+    tracing,
+    vaccination,
+    venues,
+)
 
 
 def build_router() -> APIRouter:
@@ -17,8 +32,16 @@ def build_router() -> APIRouter:
     api.include_router(snapshots.router)
     # Before citizens' routes: /citizens/me/declarations must not be taken for another citizens route.
     api.include_router(declarations.own_router)
+    api.include_router(venues.own_router)
+    api.include_router(vaccination.own_router)
+    api.include_router(certificates.own_router)
     api.include_router(citizens.router)
     api.include_router(declarations.router)
+    api.include_router(venues.router)
+    api.include_router(labs.router)
+    api.include_router(tracing.router)
+    api.include_router(vaccination.router)
+    api.include_router(certificates.router)
     router.include_router(api)
     router.include_router(health.router)
     return router

@@ -13,16 +13,21 @@ from cloud.access import MANAGERS, OFFICERS, STAFF, Actor, Role
 from cloud.alerts import AlertService
 from cloud.auth import AuthenticationError, Passwords, Tokens
 from cloud.broadcaster import Broadcaster
+from cloud.certificate_service import CertificateService
 from cloud.citizens import CitizenService
 from cloud.commands import CommandSender
 from cloud.declarations import DeclarationService
 from cloud.devices import DeviceService
 from cloud.ingest import Ingest
+from cloud.labs import LabService
 from cloud.orders import OrderService
 from cloud.settings import HubSettings
 from cloud.sites import SiteService
 from cloud.snapshots import SnapshotService
 from cloud.storage.repository import Repository
+from cloud.tracing import TracingService
+from cloud.vaccination_service import VaccinationService
+from cloud.venues import VenueService
 from qmon.clock import Clock
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a route, not a secret
@@ -47,6 +52,11 @@ class Hub:
     commands: CommandSender | None
     citizens: CitizenService
     declarations: DeclarationService
+    vaccination: VaccinationService
+    certificates: CertificateService
+    venues: VenueService
+    labs: LabService
+    tracing: TracingService
 
 
 def get_hub(request: Request) -> Hub:

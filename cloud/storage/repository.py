@@ -14,11 +14,15 @@ from cloud.storage.citizens import CitizenRecords, DeclarationRecords
 from cloud.storage.devices import ConditionRecords, DeviceRecords, SiteRecords
 from cloud.storage.engine import create_hub_engine
 from cloud.storage.events import DeadLetterRecords, EventRecords
+from cloud.storage.labs import LabRecords
 from cloud.storage.officers import OfficerRecords
 from cloud.storage.orders import OrderRecords
 from cloud.storage.rooms import RoomRecords
 from cloud.storage.snapshots import SnapshotRecords
 from cloud.storage.telemetry import SqlTelemetryStore
+from cloud.storage.tracing import TracingRecords
+from cloud.storage.vaccination import VaccinationRecords
+from cloud.storage.venues import VenueRecords
 
 
 class Repository:
@@ -43,6 +47,10 @@ class Repository:
         self.snapshots = SnapshotRecords(self.db)
         self.citizens = CitizenRecords(self.db)
         self.declarations = DeclarationRecords(self.db)
+        self.venues = VenueRecords(self.db)
+        self.labs = LabRecords(self.db)
+        self.tracing = TracingRecords(self.db)
+        self.vaccination = VaccinationRecords(self.db)
 
     @classmethod
     def from_url(cls, database_url: str) -> Repository:

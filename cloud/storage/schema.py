@@ -76,6 +76,10 @@ persons = sa.Table(
     sa.Column("full_name", sa.String(200), nullable=False),
     sa.Column("phone", sa.String(32), nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # The keyed hash of the identity number (cloud/identity.py) when known: ties a person that tracing put in
+    # quarantine to their check-ins, samples and case (migration 0007).
+    sa.Column("identity_hash", sa.String(64), nullable=True),
+    sa.Index("uq_persons_identity_hash", "identity_hash", unique=True),
 )
 
 orders = sa.Table(
@@ -98,7 +102,12 @@ orders = sa.Table(
     sa.Index("ix_quarantine_orders_ward_id_status", "ward_id", "status"),
     sa.Index("ix_quarantine_orders_site_id_status", "site_id", "status"),
     sa.Index("ix_quarantine_orders_site_id_room_id", "site_id", "room_id"),
-    sa.CheckConstraint("(device_id IS NULL) <> (room_id IS NULL)", name="one_subject"),
+    # A `pending` order (made by tracing, cloud/tracing.py) waits for its bracelet or room: it has neither.
+    sa.CheckConstraint(
+        "(device_id IS NULL) <> (room_id IS NULL) "
+        "OR (status = 'pending' AND device_id IS NULL AND room_id IS NULL)",
+        name="one_subject",
+    ),
     # At most one active order per bracelet: ingest maps a device to one order.
     sa.Index(
         "uq_quarantine_orders_active_device",
@@ -106,6 +115,14 @@ orders = sa.Table(
         unique=True,
         sqlite_where=sa.text("status = 'active'"),
         postgresql_where=sa.text("status = 'active'"),
+    ),
+    # At most one pending or active order per person: tracing's orders are idempotent per person.
+    sa.Index(
+        "uq_quarantine_orders_open_person",
+        "person_id",
+        unique=True,
+        sqlite_where=sa.text("status IN ('pending', 'active')"),
+        postgresql_where=sa.text("status IN ('pending', 'active')"),
     ),
 )
 
@@ -320,4 +337,207 @@ declarations = sa.Table(
     sa.Index("ix_declarations_ward_id_filed_at", "ward_id", "filed_at"),
     sa.Index("ix_declarations_citizen_id_filed_at", "citizen_id", "filed_at"),
     sa.CheckConstraint("kind IN ('health', 'travel', 'feedback')", name="kind"),
+)
+
+# --- Vaccination (cloud/vaccination.py, cloud/storage/vaccination.py; migration 0008) ---
+# Sites serve one ward; their vaccinators record doses there. Slots are bookable windows of a site: `booked`
+# only moves by a conditional UPDATE (booked < capacity), so concurrent bookings never overfill a slot.
+vaccination_sites = sa.Table(
+    "vaccination_sites",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("ward_id", sa.String(64), nullable=False),
+    sa.Column("address", sa.String(300), nullable=True),
+    sa.Column("daily_capacity", sa.Integer, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_vaccination_sites_ward_id", "ward_id"),
+    sa.CheckConstraint("daily_capacity > 0", name="daily_capacity"),
+)
+
+vaccination_slots = sa.Table(
+    "vaccination_slots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("vaccination_sites.id"), nullable=False),
+    sa.Column("starts_at", UtcDateTime, nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("booked", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("site_id", "starts_at"),
+    sa.CheckConstraint("booked >= 0 AND booked <= capacity", name="booked"),
+)
+
+# A citizen's booking of a slot; one live booking per citizen and slot (a cancelled one stays as history).
+vaccination_bookings = sa.Table(
+    "vaccination_bookings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("slot_id", sa.Integer, sa.ForeignKey("vaccination_slots.id"), nullable=False),
+    sa.Column("citizen_id", sa.Integer, sa.ForeignKey("citizens.id"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("booked_at", UtcDateTime, nullable=False),
+    sa.Column("cancelled_at", UtcDateTime, nullable=True),
+    sa.Index("ix_vaccination_bookings_citizen_id", "citizen_id"),
+    sa.Index(
+        "uq_vaccination_bookings_live",
+        "slot_id",
+        "citizen_id",
+        unique=True,
+        sqlite_where=sa.text("status = 'booked'"),
+        postgresql_where=sa.text("status = 'booked'"),
+    ),
+    sa.CheckConstraint("status IN ('booked', 'cancelled')", name="status"),
+)
+
+# Doses given: the person only as the keyed hash of their identity number (cloud/identity.py). One row per
+# (person, product, dose number): a re-uploaded file or a retried request inserts nothing twice.
+vaccine_doses = sa.Table(
+    "vaccine_doses",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("identity_hash", sa.String(64), nullable=False),
+    sa.Column("product", sa.String(32), nullable=False),
+    sa.Column("lot", sa.String(32), nullable=False),
+    sa.Column("dose_number", sa.Integer, nullable=False),
+    sa.Column("series_doses", sa.Integer, nullable=False),
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("vaccination_sites.id"), nullable=False),
+    sa.Column("ward_id", sa.String(64), nullable=False),
+    sa.Column("administered_at", UtcDateTime, nullable=False),
+    sa.Column("recorded_by", sa.String(64), nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("identity_hash", "product", "dose_number"),
+    # Few indexes on purpose: each one slows the bulk path (a site's listing filters the ward's index).
+    sa.Index("ix_vaccine_doses_ward_id_administered_at", "ward_id", "administered_at"),
+)
+
+ADVERSE_EVENT_SEVERITIES = ("mild", "moderate", "severe", "life_threatening", "fatal")
+adverse_events = sa.Table(
+    "adverse_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("dose_id", sa.BigInteger, sa.ForeignKey("vaccine_doses.id"), nullable=False),
+    sa.Column("ward_id", sa.String(64), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("onset_at", UtcDateTime, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("reported_by", sa.String(64), nullable=False),
+    sa.Column("reporter_role", sa.String(16), nullable=False),
+    sa.Column("reported_at", UtcDateTime, nullable=False),
+    sa.Index("ix_adverse_events_dose_id", "dose_id"),
+    sa.Index("ix_adverse_events_ward_id_reported_at", "ward_id", "reported_at"),
+    sa.CheckConstraint(
+        "severity IN ('mild', 'moderate', 'severe', 'life_threatening', 'fatal')", name="severity"
+    ),
+)
+
+# Venues and road checkpoints (cloud/venues.py), each with a signed QR code (cloud/qrcodes.py). Only what
+# the QR, the staff's ward scope and tracing use: no owner's personal data.
+VENUE_KINDS = ("venue", "checkpoint")
+venues = sa.Table(
+    "venues",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("ward_id", sa.String(64), nullable=False),
+    sa.Column("address", sa.String(300), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_venues_ward_id", "ward_id"),
+    sa.CheckConstraint("kind IN ('venue', 'checkpoint')", name="kind"),
+)
+
+# A citizen's presence at a venue, by the keyed hash of their identity number. `present_until` is the
+# check-out time, or check-in plus the default dwell while there is none (capped: cloud/venues.py
+# MAX_STAY), so that tracing compares intervals with plain index range scans on (venue_id, checked_in_at).
+checkins = sa.Table(
+    "checkins",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("venue_id", sa.Integer, sa.ForeignKey("venues.id"), nullable=False),
+    sa.Column("identity_hash", sa.String(64), nullable=False),
+    sa.Column("checked_in_at", UtcDateTime, nullable=False),
+    sa.Column("checked_out_at", UtcDateTime, nullable=True),
+    sa.Column("present_until", UtcDateTime, nullable=False),
+    sa.Index("ix_checkins_venue_id_checked_in_at", "venue_id", "checked_in_at"),
+    sa.Index("ix_checkins_identity_hash_checked_in_at", "identity_hash", "checked_in_at"),
+)
+
+# Entry/exit control at road checkpoints: who crossed (keyed hash), which way, when, the health status shown.
+# `present_until` is the crossing plus the time people spend at the checkpoint (cloud/venues.py), for tracing.
+CROSSING_DIRECTIONS = ("in", "out")
+HEALTH_STATUSES = ("green", "yellow", "red")
+crossings = sa.Table(
+    "crossings",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("venue_id", sa.Integer, sa.ForeignKey("venues.id"), nullable=False),
+    sa.Column("identity_hash", sa.String(64), nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),
+    sa.Column("crossed_at", UtcDateTime, nullable=False),
+    sa.Column("present_until", UtcDateTime, nullable=False),
+    sa.Column("status_shown", sa.String(8), nullable=False),
+    sa.Column("recorded_by", sa.String(64), nullable=False),
+    sa.Index("ix_crossings_venue_id_crossed_at", "venue_id", "crossed_at"),
+    sa.Index("ix_crossings_identity_hash_crossed_at", "identity_hash", "crossed_at"),
+    sa.CheckConstraint("direction IN ('in', 'out')", name="direction"),
+    sa.CheckConstraint("status_shown IN ('green', 'yellow', 'red')", name="status_shown"),
+)
+
+# Lab samples (cloud/labs.py): one person's (`identity_hash`) or a pool's (members in `sample_members`). A
+# retest (`retest_of`: the positive pool) is pending until its result; its collection time may be unknown.
+SAMPLE_KINDS = ("pcr", "rapid_antigen")
+SAMPLE_STATUSES = ("pending", "positive", "negative", "invalid")
+samples = sa.Table(
+    "samples",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("pooled", sa.Boolean, nullable=False),
+    sa.Column("identity_hash", sa.String(64), nullable=True),
+    sa.Column("ward_id", sa.String(64), nullable=False),
+    sa.Column("collected_at", UtcDateTime, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("retest_of", sa.Integer, sa.ForeignKey("samples.id"), nullable=True),
+    sa.Column("registered_by", sa.String(64), nullable=False),
+    sa.Column("registered_at", UtcDateTime, nullable=False),
+    sa.Column("resulted_by", sa.String(64), nullable=True),
+    sa.Column("resulted_at", UtcDateTime, nullable=True),
+    sa.Index("ix_samples_ward_id_status", "ward_id", "status"),
+    sa.Index("ix_samples_identity_hash", "identity_hash"),
+    sa.CheckConstraint("kind IN ('pcr', 'rapid_antigen')", name="kind"),
+    sa.CheckConstraint("status IN ('pending', 'positive', 'negative', 'invalid')", name="status"),
+    sa.CheckConstraint("pooled OR identity_hash IS NOT NULL", name="single_has_person"),
+)
+
+sample_members = sa.Table(
+    "sample_members",
+    metadata,
+    sa.Column("sample_id", sa.Integer, sa.ForeignKey("samples.id"), primary_key=True),
+    sa.Column("identity_hash", sa.String(64), primary_key=True),
+    # The member's place in the pool as the lab entered it (1-based): how the lab finds whom to retest.
+    sa.Column("position", sa.Integer, nullable=False),
+)
+
+# Confirmed cases: a positive individual sample makes its person a case; one open case per person.
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("identity_hash", sa.String(64), nullable=False),
+    sa.Column("ward_id", sa.String(64), nullable=False),
+    sa.Column("confirmed_at", UtcDateTime, nullable=False),
+    sa.Column("source_sample_id", sa.Integer, sa.ForeignKey("samples.id"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Index("ix_cases_ward_id_confirmed_at", "ward_id", "confirmed_at"),
+    sa.Index(
+        "uq_cases_open_identity_hash",
+        "identity_hash",
+        unique=True,
+        sqlite_where=sa.text("status = 'open'"),
+        postgresql_where=sa.text("status = 'open'"),
+    ),
+    sa.CheckConstraint("status IN ('open', 'closed')", name="status"),
 )
