@@ -18,7 +18,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from cloud.alerts import AlertService
 from cloud.api import build_router
@@ -37,6 +37,7 @@ from cloud.errors import (
     HubError,
     InvalidRequestError,
     NotFoundError,
+    RateLimitedError,
     UnavailableError,
     UnprocessableError,
 )
@@ -45,6 +46,7 @@ from cloud.ingest import Ingest
 from cloud.labs import LabService
 from cloud.orders import OrderService
 from cloud.qrcodes import QrSigner, QrVerifier
+from cloud.ratelimit import RateLimiter
 from cloud.settings import HubSettings
 from cloud.sites import SiteService
 from cloud.snapshots import SnapshotPolicy, SnapshotService
@@ -69,6 +71,7 @@ _STATUS = {
     GoneError: 410,
     UnavailableError: 503,
     UnprocessableError: 422,
+    RateLimitedError: 429,
 }
 
 
@@ -115,9 +118,12 @@ def create_app(
             restore_collector()
 
     app = FastAPI(title="qmon hub", version="1", lifespan=lifespan)
+    limits = settings.rate_limits
+    app.state.limiter = RateLimiter(limits.policy(), limits.storage_uri)
     app.include_router(build_router())
     app.add_exception_handler(HubError, _hub_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _data_error)
     return app
 
 
@@ -195,12 +201,20 @@ def tune_collector(young_threshold: int = YOUNG_GC_THRESHOLD) -> Callable[[], No
 
 async def _hub_error(_request: Request, exc: Exception) -> JSONResponse:
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimitedError) else None
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
 
 async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
     log.info("integrity error mapped to 409: %s", exc)
     return JSONResponse({"detail": "conflicts with existing records"}, status_code=409)
+
+
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value the request's schema let through: an id beyond a 32-bit key's range on
+    # PostgreSQL, say. The caller's mistake, not the hub's.
+    log.info("data error mapped to 422: %s", exc)
+    return JSONResponse({"detail": "a value is outside the range the hub stores"}, status_code=422)
 
 
 class _EmbeddedServer(uvicorn.Server):

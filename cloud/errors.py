@@ -33,3 +33,11 @@ class UnavailableError(HubError):
 
 class UnprocessableError(HubError):
     """The body is well-formed but its values are not acceptable now (e.g. a travel date in the future)."""
+
+
+class RateLimitedError(HubError):
+    """Too many requests of this kind from this caller; `retry_after_s` says when to try again."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Self
 
+import limits
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from cloud.ratelimit import RateLimitPolicy
 from cloud.rules import DEFAULT_SEVERITIES, AlertType, Policy, Severity
 from gateway.settings import MqttSettings
 from qmon.settings import StrictModel, check_secret, load_settings
@@ -46,6 +48,41 @@ class RuleSettings(StrictModel):
             rssi_fade_trend_db_per_min=self.rssi_fade_trend_db_per_min,
             hub_offline_grace_s=self.hub_offline_grace_s,
             severities={**DEFAULT_SEVERITIES, **self.severities},
+        )
+
+
+class RateLimitSettings(StrictModel):
+    """Limits on sign-in, self-registration, identity look-ups and public verification (cloud/ratelimit.py),
+    in the `limits` notation ("10/minute", "5 per hour")."""
+
+    storage_uri: str = Field(
+        "memory://",
+        description="Where counts live: memory:// for one hub process; redis://host:6379 when several share "
+        "one API.",
+    )
+    sign_in_client: str = Field("30/minute", description="Sign-in attempts from one client address.")
+    sign_in_account: str = Field("10/minute", description="Sign-in attempts at one account, from anywhere.")
+    registration: str = Field("5/hour", description="Citizen self-registrations from one client address.")
+    lookup: str = Field("120/minute", description="Identity-number look-ups by one staff account.")
+    verify: str = Field("300/minute", description="Public certificate verifications from one client address.")
+
+    @field_validator("sign_in_client", "sign_in_account", "registration", "lookup", "verify")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit: {value!r} (e.g. 10/minute)") from exc
+        return value
+
+    def policy(self) -> RateLimitPolicy:
+        """The limiter's policy."""
+        return RateLimitPolicy(
+            sign_in_client=self.sign_in_client,
+            sign_in_account=self.sign_in_account,
+            registration=self.registration,
+            lookup=self.lookup,
+            verify=self.verify,
         )
 
 
@@ -224,6 +261,10 @@ class HubSettings(StrictModel):
         le=7 * 24 * 3600,
         description="How long a received snapshot's image is kept (s); then its bytes are deleted and the "
         "request is kept as expired (personal data: keep it short).",
+    )
+    rate_limits: RateLimitSettings = Field(
+        default_factory=RateLimitSettings,
+        description="Rate limits on sign-in, registration, identity look-ups and public verification.",
     )
     certificates: CertificateSettings = Field(
         default_factory=lambda: CertificateSettings.model_validate({}),

@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from cloud.alerts import STATUSES
 from cloud.api.deps import HubDep, OfficerDep
+from cloud.api.params import Offset, RecordId
 from cloud.rules import AlertType
 from cloud.storage.records import AlertChange
 
@@ -119,7 +120,7 @@ def list_alerts(
     ] = None,
     ward: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AlertPage:
     """Alerts of the caller's wards, newest first."""
     found = hub.alerts.list(
@@ -197,7 +198,7 @@ def _event(change: AlertChange) -> ServerSentEvent:
 
 
 @router.get("/{alert_id}", response_model=AlertDetail)
-def get_alert(alert_id: int, actor: OfficerDep, hub: HubDep) -> AlertDetail:
+def get_alert(alert_id: RecordId, actor: OfficerDep, hub: HubDep) -> AlertDetail:
     """One alert of the caller's wards, with its timeline."""
     alert, timeline = hub.alerts.get(alert_id, actor)
     return AlertDetail(
@@ -208,13 +209,13 @@ def get_alert(alert_id: int, actor: OfficerDep, hub: HubDep) -> AlertDetail:
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertOut)
 def acknowledge_alert(
-    alert_id: int, actor: OfficerDep, hub: HubDep, body: AcknowledgeIn | None = None
+    alert_id: RecordId, actor: OfficerDep, hub: HubDep, body: AcknowledgeIn | None = None
 ) -> AlertOut:
     """open -> acknowledged (409 from any other status); the body with a note is optional."""
     return AlertOut.model_validate(hub.alerts.acknowledge(alert_id, actor, body.note if body else None))
 
 
 @router.post("/{alert_id}/resolve", response_model=AlertOut)
-def resolve_alert(alert_id: int, body: ResolveIn, actor: OfficerDep, hub: HubDep) -> AlertOut:
+def resolve_alert(alert_id: RecordId, body: ResolveIn, actor: OfficerDep, hub: HubDep) -> AlertOut:
     """acknowledged -> resolved with a note (409 from any other status)."""
     return AlertOut.model_validate(hub.alerts.resolve(alert_id, actor, body.note))

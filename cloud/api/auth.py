@@ -9,7 +9,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
 from cloud.api.deps import ActorDep, HubDep
+from cloud.api.ratelimit import ClientDep, LimiterDep
 from cloud.auth import AuthenticationError, authenticate
+from cloud.ratelimit import LimitedAction
 from cloud.storage.records import Citizen
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -32,8 +34,14 @@ class MeOut(BaseModel):
 
 
 @router.post("/token", response_model=TokenOut)
-def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], hub: HubDep) -> TokenOut:
-    """Exchange a user name (a citizen: the handle given at registration) and password for an access token."""
+def issue_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], hub: HubDep, limiter: LimiterDep, client: ClientDep
+) -> TokenOut:
+    """Exchange a user name (a citizen: the handle given at registration) and password for an access token.
+
+    Attempts are limited per client address and per account, failed or not (429 with Retry-After)."""
+    limiter.hit(LimitedAction.SIGN_IN_CLIENT, client)
+    limiter.hit(LimitedAction.SIGN_IN_ACCOUNT, form.username.casefold())
     try:
         account = authenticate(hub.repository, hub.passwords, form.username, form.password)
     except AuthenticationError as exc:

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.api.citizens import IdentityNumberIn
 from cloud.api.deps import CitizenDep, HubDep, StaffDep
+from cloud.api.ratelimit import ClientDep, LimiterDep
 from cloud.certificate_service import IssuedCertificate, encode_kid
+from cloud.ratelimit import LimitedAction
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 own_router = APIRouter(prefix="/citizens/me/certificate", tags=["certificates"])
@@ -117,8 +119,10 @@ def issue_certificate(body: IdentityNumberIn, actor: StaffDep, hub: HubDep) -> C
 
 
 @router.post("/verify", response_model=VerifyOut)
-def verify_certificate(body: VerifyIn, hub: HubDep) -> VerifyOut:
-    """Verify an `HC1:` text against the trust list (public: the holder shows it anyway)."""
+def verify_certificate(body: VerifyIn, hub: HubDep, limiter: LimiterDep, client: ClientDep) -> VerifyOut:
+    """Verify an `HC1:` text against the trust list (public: the holder shows it anyway; limited per client
+    address, 429 with Retry-After)."""
+    limiter.hit(LimitedAction.VERIFY, client)
     result = hub.certificates.verify(body.text.strip())
     return VerifyOut(
         valid=result.valid,

@@ -8,9 +8,11 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cloud.api.deps import CitizenDep, HubDep, StaffDep
+from cloud.api.ratelimit import ClientDep, LimiterDep
 from cloud.auth import MIN_PASSWORD_LENGTH
 from cloud.citizens import NewCitizen
 from cloud.identity import normalize_identity_number
+from cloud.ratelimit import LimitedAction
 from cloud.storage.records import Citizen
 
 router = APIRouter(prefix="/citizens", tags=["citizens"])
@@ -70,8 +72,11 @@ def _mine(citizen: Citizen) -> MyCitizenOut:
 
 
 @router.post("/register", response_model=MyCitizenOut, status_code=status.HTTP_201_CREATED)
-def register(body: RegistrationIn, hub: HubDep) -> MyCitizenOut:
-    """Create a citizen account; log in with the returned `handle` (409 if the number is registered)."""
+def register(body: RegistrationIn, hub: HubDep, limiter: LimiterDep, client: ClientDep) -> MyCitizenOut:
+    """Create a citizen account; log in with the returned `handle` (409 if the number is registered).
+
+    Registrations are limited per client address (429 with Retry-After)."""
+    limiter.hit(LimitedAction.REGISTRATION, client)
     new = NewCitizen(
         identity_number=body.identity_number,
         full_name=body.full_name,
@@ -92,6 +97,9 @@ def read_me(actor: CitizenDep, hub: HubDep) -> MyCitizenOut:
 
 # POST, not GET: the number stays out of URLs, and so out of access logs and browser histories.
 @router.post("/lookup", response_model=CitizenOut)
-def look_up(body: IdentityNumberIn, actor: StaffDep, hub: HubDep) -> CitizenOut:
-    """The citizen with this identity number, if they live in one of the caller's wards (404 otherwise)."""
+def look_up(body: IdentityNumberIn, actor: StaffDep, hub: HubDep, limiter: LimiterDep) -> CitizenOut:
+    """The citizen with this identity number, if they live in one of the caller's wards (404 otherwise).
+
+    Look-ups are limited per staff account (429 with Retry-After)."""
+    limiter.hit(LimitedAction.LOOKUP, actor.username)
     return CitizenOut.model_validate(hub.citizens.find(actor, body.identity_number))

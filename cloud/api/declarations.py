@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cloud.api.citizens import WARD_PATTERN
 from cloud.api.deps import CitizenDep, HubDep, OfficerDep
+from cloud.api.params import Offset, RecordId
 from cloud.declarations import DeclarationKind, NewDeclaration, WardDeclaration
 from cloud.storage.records import Citizen, Declaration
 
@@ -165,7 +166,6 @@ def _ward_out(found: WardDeclaration) -> WardDeclarationOut:
 
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @own_router.post("", response_model=DeclarationOut, status_code=status.HTTP_201_CREATED)
@@ -187,7 +187,7 @@ def list_own_declarations(
 
 
 @own_router.get("/{declaration_id}", response_model=DeclarationOut)
-def get_own_declaration(declaration_id: int, actor: CitizenDep, hub: HubDep) -> DeclarationOut:
+def get_own_declaration(declaration_id: RecordId, actor: CitizenDep, hub: HubDep) -> DeclarationOut:
     """One of the calling citizen's declarations."""
     return _out(hub.declarations.get_own(actor, declaration_id))
 
@@ -207,6 +207,6 @@ def list_ward_declarations(
 
 
 @router.get("/{declaration_id}", response_model=WardDeclarationOut)
-def get_ward_declaration(declaration_id: int, actor: OfficerDep, hub: HubDep) -> WardDeclarationOut:
+def get_ward_declaration(declaration_id: RecordId, actor: OfficerDep, hub: HubDep) -> WardDeclarationOut:
     """One declaration concerning one of the caller's wards."""
     return _ward_out(hub.declarations.get_for_ward(actor, declaration_id))

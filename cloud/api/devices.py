@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.api.deps import HubDep, ManagerDep, OfficerDep
+from cloud.api.params import Offset
 from gateway.protocol import DEVICE_ID_PATTERN
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -54,7 +55,7 @@ def list_devices(
     hub: HubDep,
     ward: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[DeviceOut]:
     """Status overview of the devices serving the caller's wards' active orders."""
     return [

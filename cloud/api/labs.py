@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from cloud.api.citizens import WARD_PATTERN
 from cloud.api.deps import ActorDep, HubDep
+from cloud.api.params import Offset
 from cloud.identity import normalize_identity_number
 from cloud.labs import MAX_POOL, MIN_POOL, NewSample, ResultOutcome, SampleKind, SampleResult
 from cloud.storage.labs import Case, Sample
@@ -18,7 +19,6 @@ router = APIRouter(prefix="/samples", tags=["labs"])
 
 _BODY = ConfigDict(extra="forbid", str_strip_whitespace=True)
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 IdentityNumber = Annotated[str, Field(max_length=32)]
 SampleId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 WardQuery = Annotated[str | None, Query(pattern=WARD_PATTERN)]

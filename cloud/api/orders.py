@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from cloud.api.deps import HubDep, ManagerDep, OfficerDep
+from cloud.api.params import Offset, RecordId
 from cloud.orders import NewOrder
 from cloud.storage.records import Order
 from gateway.protocol import DEVICE_ID_PATTERN, ROOM_ID_PATTERN, SITE_ID_PATTERN
@@ -132,19 +133,19 @@ def list_orders(
     status: Annotated[Literal["active", "ended"] | None, Query()] = None,
     ward: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[OrderOut]:
     """Orders of the caller's wards, newest first."""
     return [_out(o) for o in hub.orders.list(actor, ward=ward, status=status, limit=limit, offset=offset)]
 
 
 @router.get("/{order_id}", response_model=OrderOut)
-def get_order(order_id: int, actor: OfficerDep, hub: HubDep) -> OrderOut:
+def get_order(order_id: RecordId, actor: OfficerDep, hub: HubDep) -> OrderOut:
     """One order of the caller's wards."""
     return _out(hub.orders.get(actor, order_id))
 
 
 @router.patch("/{order_id}", response_model=OrderOut)
-def update_order(order_id: int, body: OrderPatch, actor: ManagerDep, hub: HubDep) -> OrderOut:
+def update_order(order_id: RecordId, body: OrderPatch, actor: ManagerDep, hub: HubDep) -> OrderOut:
     """Extend, shorten or end an active order."""
     return _out(hub.orders.update(actor, order_id, ends_at=body.ends_at, end=body.status == "ended"))

@@ -12,13 +12,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from cloud.api.citizens import WARD_PATTERN
 from cloud.api.deps import ActorDep, HubDep
 from cloud.api.labs import CaseOut, case_out
+from cloud.api.params import Offset
 from cloud.tracing import QUARANTINE_DAYS, Contact, Level, Trace
 
 router = APIRouter(prefix="/cases", tags=["tracing"])
 
 _BODY = ConfigDict(extra="forbid")
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 WardQuery = Annotated[str | None, Query(pattern=WARD_PATTERN)]
 

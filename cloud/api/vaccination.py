@@ -14,7 +14,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from cloud.api.citizens import WARD_PATTERN, IdentityNumberIn
 from cloud.api.deps import ActorDep, CitizenDep, HubDep
+from cloud.api.params import Offset
+from cloud.api.ratelimit import LimiterDep
 from cloud.dose_files import FIELDS, DoseFileFormat
+from cloud.ratelimit import LimitedAction
 from cloud.storage.vaccination import AdverseEvent, Booking, DoseRecord, Slot, VaccinationSite
 from cloud.vaccination import PRODUCTS, Severity
 from cloud.vaccination_service import NewDose, UploadReport
@@ -29,7 +32,6 @@ _UPLOAD_CHUNK = 1 << 20  # parse the body in pieces of about this size, off the 
 MAX_ID = 2**63 - 1  # ids beyond the databases' 64-bit integers are refused as bad requests, not looked up
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 ProductCode = Annotated[
     str, Field(min_length=1, max_length=32, description=f"One of: {', '.join(PRODUCTS)}.")
 ]
@@ -402,8 +404,9 @@ def list_doses(
 
 # POST: the identity number stays out of URLs and access logs.
 @router.post("/doses/lookup", response_model=list[DoseOut])
-def look_up_doses(body: IdentityNumberIn, actor: ActorDep, hub: HubDep) -> list[DoseOut]:
-    """A person's doses given in the caller's wards."""
+def look_up_doses(body: IdentityNumberIn, actor: ActorDep, hub: HubDep, limiter: LimiterDep) -> list[DoseOut]:
+    """A person's doses given in the caller's wards (look-ups are limited per account: 429, Retry-After)."""
+    limiter.hit(LimitedAction.LOOKUP, actor.username)
     return [_dose(d) for d in hub.vaccination.find_doses(actor, body.identity_number)]
 
 

@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from cloud.api.citizens import WARD_PATTERN
 from cloud.api.deps import ActorDep, CitizenDep, HubDep
+from cloud.api.params import Offset
 from cloud.identity import normalize_identity_number
 from cloud.qrcodes import MAX_QR_TEXT, render_png, render_svg
 from cloud.storage.venues import Checkin, Crossing, Venue
@@ -22,7 +23,6 @@ own_router = APIRouter(prefix="/citizens/me/checkins", tags=["venues"])
 
 _BODY = ConfigDict(extra="forbid", str_strip_whitespace=True)
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL: larger ones are refused as 422, never sent to the database
 VenueId = Annotated[int, Path(ge=1, le=MAX_ID)]
 CheckinId = Annotated[int, Path(ge=1, le=2**63 - 1)]

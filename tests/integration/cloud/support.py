@@ -259,9 +259,18 @@ def seed_officer(repo: Repository, username: str, role: Role, wards: list[str]) 
     )
 
 
+NO_RATE_LIMITS = {
+    name: "1000000/minute"
+    for name in ("sign_in_client", "sign_in_account", "registration", "lookup", "verify")
+}
+
+
 @asynccontextmanager
 async def hub_http(repo: Repository, **settings: Any) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
-    """The hub app on `repo` (lifespan running, no ingest) and an HTTP client talking to it in process."""
+    """The hub app on `repo` (lifespan running, no ingest) and an HTTP client talking to it in process.
+
+    Rate limits are lifted unless `rate_limits` is given: every test client shares one address."""
+    settings.setdefault("rate_limits", NO_RATE_LIMITS)
     hub_settings = HubSettings(
         jwt_secret=TEST_JWT_SECRET, database_url="sqlite:///unused.db", auto_migrate=False, **settings
     )
