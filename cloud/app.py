@@ -41,6 +41,7 @@ from cloud.errors import (
     UnavailableError,
     UnprocessableError,
 )
+from cloud.health_passes import HealthPassService
 from cloud.identity import IdentityHasher
 from cloud.ingest import Ingest
 from cloud.labs import LabService
@@ -168,6 +169,7 @@ def _build_hub(
         vaccination=VaccinationService(repo, clock, hasher, bulk_max_rows=settings.vaccination_bulk_max_rows),
         certificates=CertificateService.from_settings(repo, clock, hasher, settings.certificates),
         venues=VenueService(repo, clock, hasher, qr_signer, qr_verifier),
+        health_passes=HealthPassService(repo, clock, qr_signer, qr_verifier),
         labs=LabService(repo, clock, hasher),
         tracing=TracingService(repo, clock),
     )

@@ -15,7 +15,7 @@ from cloud.storage.repository import Repository
 from gateway.protocol import utc_from_timestamp
 from qmon.clock import Clock
 
-ACTIVE, ENDED = "active", "ended"
+ACTIVE, ENDED, PENDING = "active", "ended", "pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,17 @@ class NewOrder:
     starts_at: datetime
     ends_at: datetime
     room_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a pending order is monitored once it starts: a bracelet at home or a facility room, the edge
+    site watching it, and the address (when tracing could not confirm it)."""
+
+    site_id: str
+    device_id: str | None = None
+    room_id: str | None = None
+    address: str | None = None
 
 
 class OrderService:
@@ -105,23 +116,62 @@ class OrderService:
     def update(
         self, actor: Actor, order_id: int, *, ends_at: datetime | None = None, end: bool = False
     ) -> Order:
-        """Extend or shorten an active order (`ends_at`), or end it now (`end`)."""
+        """Extend or shorten an active or pending order (`ends_at`), or end it now (`end`)."""
         actor.require(MANAGERS, "changing an order")
         now = self._now()
         with self._repo.write() as conn:
             order = self._repo.orders.get(order_id, conn=conn, lock=True)
             if order is None or not actor.sees(order.ward_id):
                 raise NotFoundError(f"order {order_id} not found")
-            if order.status != ACTIVE:
+            if order.status not in (ACTIVE, PENDING):
                 raise ConflictError(f"order {order_id} has ended and cannot change")
             new_end = ends_at if ends_at is not None else order.ends_at
             if end:
                 new_end = min(new_end, now)
-            if new_end <= order.starts_at:
+                if order.status == PENDING:
+                    # Never monitored (a traced contact cleared before being fitted): an empty window.
+                    new_end = max(new_end, order.starts_at)
+            if new_end <= order.starts_at and not (end and order.status == PENDING):
                 raise InvalidRequestError("ends_at must be after the order's starts_at")
             updated = self._repo.orders.update(
                 order_id, now=now, ends_at=new_end, status=ENDED if end else None, conn=conn
             )
+        assert updated is not None
+        if updated.device_id is not None or updated.room_id is not None:  # a pending one was never watched
+            self._repo.orders.notify_changed(updated.subject)
+        return updated
+
+    def activate(self, actor: Actor, order_id: int, placement: Placement) -> Order:
+        """Start monitoring a pending order (one tracing made): its bracelet (registered and free) or its
+        facility room, the site that watches it, and the address once it is confirmed."""
+        actor.require(MANAGERS, "activating an order")
+        if (placement.device_id is None) == (placement.room_id is None):
+            raise InvalidRequestError("give exactly one of device_id (home) or room_id (facility)")
+        now = self._now()
+        try:
+            with self._repo.write() as conn:
+                order = self._repo.orders.get(order_id, conn=conn, lock=True)
+                if order is None or not actor.sees(order.ward_id):
+                    raise NotFoundError(f"order {order_id} not found")
+                if order.status != PENDING:
+                    raise ConflictError(f"order {order_id} is {order.status}, not pending")
+                if order.ends_at <= now:
+                    raise ConflictError(
+                        f"order {order_id} ended on {order.ends_at:%Y-%m-%d}; place a new one"
+                    )
+                if placement.device_id is not None:
+                    self._check_device_free(placement.device_id, conn)
+                updated = self._repo.orders.activate(
+                    order_id,
+                    site_id=placement.site_id,
+                    device_id=placement.device_id,
+                    room_id=placement.room_id,
+                    address=placement.address,
+                    now=now,
+                    conn=conn,
+                )
+        except IntegrityError:  # a concurrent order took the device between the check and the update
+            raise ConflictError(f"device {placement.device_id} already serves an active order") from None
         assert updated is not None
         self._repo.orders.notify_changed(updated.subject)
         return updated

@@ -93,15 +93,16 @@ class QrSigner:
 
     def sign(self, venue_id: int, kind: VenueKind, ward_id: str, issued_at: int) -> str:
         """The QR text of a venue (deterministic payload; the ECDSA signature is randomised)."""
-        payload = {
-            "iat": issued_at,
-            "k": kind,
-            "kid": self.kid,
-            "v": VERSION,
-            "venue": venue_id,
-            "w": ward_id,
-        }
-        body = PREFIX + b64url(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+        return self.sign_payload(
+            PREFIX, {"iat": issued_at, "k": kind, "v": VERSION, "venue": venue_id, "w": ward_id}
+        )
+
+    def sign_payload(self, prefix: str, payload: Mapping[str, Any]) -> str:
+        """`prefix` + base64url(JSON of `payload` with this key's id) + `.` + base64url(raw ES256 signature).
+
+        The scheme of every code the hub signs; the prefix says what kind of code it is."""
+        data = {**payload, "kid": self.kid}
+        body = prefix + b64url(json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8"))
         der = self._private_key.sign(body.encode("ascii"), ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
         raw = r.to_bytes(COORDINATE_BYTES, "big") + s.to_bytes(COORDINATE_BYTES, "big")
@@ -119,17 +120,24 @@ class QrVerifier:
 
     def verify(self, text: str) -> VenueCode:
         """The venue a QR text names, if its signature holds (QrCodeError otherwise, with the reason)."""
+        return _venue_code(self.verify_payload(PREFIX, text, "venue QR code"))
+
+    def verify_payload(self, prefix: str, text: str, what: str) -> Mapping[str, Any]:
+        """The payload of a code `sign_payload` made with `prefix`, if its signature holds under a known key
+        (QrCodeError otherwise, naming `what` the code should have been)."""
         text = text.strip()
         if len(text) > MAX_QR_TEXT:
-            raise QrCodeError("too long to be a venue QR code")
-        if not text.startswith(PREFIX):
-            raise QrCodeError(f"not a venue QR code (it must start with {PREFIX})")
+            raise QrCodeError(f"too long to be a {what}")
+        if not text.startswith(prefix):
+            raise QrCodeError(f"not a {what} (it must start with {prefix})")
         body, dot, signature_part = text.rpartition(".")
-        if not dot or not body.startswith(PREFIX):
+        if not dot or not body.startswith(prefix):
             raise QrCodeError("malformed: no signature part")
-        payload = _payload(b64url_decode(body[len(PREFIX) :]))
-        code = _venue_code(payload)
-        key = self.keys.get(code.kid)
+        payload = _payload(b64url_decode(body[len(prefix) :]))
+        if payload.get("v") != VERSION:
+            raise QrCodeError("unsupported version")
+        kid = payload.get("kid")
+        key = self.keys.get(kid) if isinstance(kid, str) else None
         if key is None:
             raise QrCodeError("signed with an unknown key")
         signature = b64url_decode(signature_part)
@@ -141,7 +149,7 @@ class QrVerifier:
             key.verify(encode_dss_signature(r, s), body.encode("ascii"), ec.ECDSA(hashes.SHA256()))
         except InvalidSignature:
             raise QrCodeError("invalid signature") from None
-        return code
+        return payload
 
 
 def _payload(raw: bytes) -> Mapping[str, Any]:
@@ -155,8 +163,6 @@ def _payload(raw: bytes) -> Mapping[str, Any]:
 
 
 def _venue_code(payload: Mapping[str, Any]) -> VenueCode:
-    if payload.get("v") != VERSION:
-        raise QrCodeError("unsupported version")
     venue_id, kind, ward, issued_at, kid = (payload.get(k) for k in ("venue", "k", "w", "iat", "kid"))
     if type(venue_id) is not int or venue_id < 1:
         raise QrCodeError("malformed payload: venue")

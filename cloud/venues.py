@@ -80,10 +80,11 @@ class PublishedKey:
 class NewCrossing:
     """A crossing as checkpoint staff record it (the identity number is hashed, then forgotten)."""
 
-    identity_number: str
     direction: str
     status_shown: str
     crossed_at: datetime | None = None
+    identity_number: str | None = None  # typed in by the staff ...
+    identity_hash: str | None = None  # ... or known from the holder of a scanned health QR code
 
 
 def checked_out_until(checked_in_at: datetime, checked_out_at: datetime) -> datetime:
@@ -260,7 +261,12 @@ class VenueService:
         now = self._now()
         crossed_at = new.crossed_at or now
         check_crossing_time(crossed_at, now)
-        identity_hash = self._hash(new.identity_number)
+        if new.identity_hash is not None:
+            identity_hash = new.identity_hash
+        elif new.identity_number is not None:
+            identity_hash = self._hash(new.identity_number)
+        else:
+            raise UnprocessableError("a crossing needs the person: an identity number or a health QR code")
         return self._repo.venues.add_crossing(
             venue_id=venue.id,
             identity_hash=identity_hash,

@@ -12,6 +12,7 @@ from cloud.api import (
     declarations,
     devices,
     health,
+    health_pass,
     labs,
     orders,
     sites,
@@ -35,6 +36,7 @@ def build_router() -> APIRouter:
     api.include_router(venues.own_router)
     api.include_router(vaccination.own_router)
     api.include_router(certificates.own_router)
+    api.include_router(health_pass.own_router)
     api.include_router(citizens.router)
     api.include_router(declarations.router)
     api.include_router(venues.router)
@@ -42,6 +44,7 @@ def build_router() -> APIRouter:
     api.include_router(tracing.router)
     api.include_router(vaccination.router)
     api.include_router(certificates.router)
+    api.include_router(health_pass.router)
     router.include_router(api)
     router.include_router(health.router)
     return router

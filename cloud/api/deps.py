@@ -18,6 +18,7 @@ from cloud.citizens import CitizenService
 from cloud.commands import CommandSender
 from cloud.declarations import DeclarationService
 from cloud.devices import DeviceService
+from cloud.health_passes import HealthPassService
 from cloud.ingest import Ingest
 from cloud.labs import LabService
 from cloud.orders import OrderService
@@ -57,6 +58,7 @@ class Hub:
     venues: VenueService
     labs: LabService
     tracing: TracingService
+    health_passes: HealthPassService
 
 
 def get_hub(request: Request) -> Hub:

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from cloud.api.deps import HubDep, ManagerDep, OfficerDep
 from cloud.api.params import Offset, RecordId
-from cloud.orders import NewOrder
+from cloud.orders import NewOrder, Placement
 from cloud.storage.records import Order
 from gateway.protocol import DEVICE_ID_PATTERN, ROOM_ID_PATTERN, SITE_ID_PATTERN
 
@@ -139,6 +139,37 @@ def list_orders(
     return [_out(o) for o in hub.orders.list(actor, ward=ward, status=status, limit=limit, offset=offset)]
 
 
+class ActivationIn(BaseModel):
+    """How a pending order (made by contact tracing) is monitored from now on."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    site_id: str = Field(
+        pattern=SITE_ID_PATTERN,
+        description="The edge site monitoring the person: their home hub, or the facility's edge box.",
+    )
+    device_id: str | None = Field(
+        None, pattern=DEVICE_ID_PATTERN, description="Home quarantine: the bracelet, registered beforehand."
+    )
+    room_id: str | None = Field(None, pattern=ROOM_ID_PATTERN, description="Facility isolation: the room.")
+    address: str | None = Field(
+        None, min_length=1, max_length=300, description="The confirmed address (default: as tracing left it)."
+    )
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> Self:
+        if (self.device_id is None) == (self.room_id is None):
+            raise ValueError("give exactly one of device_id (home quarantine) or room_id (facility room)")
+        return self
+
+
+@router.post("/{order_id}/activate", response_model=OrderOut)
+def activate_order(order_id: RecordId, body: ActivationIn, actor: ManagerDep, hub: HubDep) -> OrderOut:
+    """Start monitoring a pending order: fit its bracelet (registered and free) or assign its room."""
+    placement = Placement(body.site_id, body.device_id, body.room_id, body.address)
+    return _out(hub.orders.activate(actor, order_id, placement))
+
+
 @router.get("/{order_id}", response_model=OrderOut)
 def get_order(order_id: RecordId, actor: OfficerDep, hub: HubDep) -> OrderOut:
     """One order of the caller's wards."""
@@ -147,5 +178,5 @@ def get_order(order_id: RecordId, actor: OfficerDep, hub: HubDep) -> OrderOut:
 
 @router.patch("/{order_id}", response_model=OrderOut)
 def update_order(order_id: RecordId, body: OrderPatch, actor: ManagerDep, hub: HubDep) -> OrderOut:
-    """Extend, shorten or end an active order."""
+    """Extend, shorten or end an active or pending order."""
     return _out(hub.orders.update(actor, order_id, ends_at=body.ends_at, end=body.status == "ended"))

@@ -5,14 +5,15 @@ fetches the public keys that verify the codes offline (`/venues/qr-keys`)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cloud.api.citizens import WARD_PATTERN
 from cloud.api.deps import ActorDep, CitizenDep, HubDep
 from cloud.api.params import Offset
+from cloud.errors import UnprocessableError
 from cloud.identity import normalize_identity_number
 from cloud.qrcodes import MAX_QR_TEXT, render_png, render_svg
 from cloud.storage.venues import Checkin, Crossing, Venue
@@ -96,10 +97,18 @@ class CrossingIn(BaseModel):
 
     model_config = _BODY
 
-    identity_number: str = Field(max_length=32, description="9 (CMND) or 12 (CCCD) digits; kept only hashed.")
+    identity_number: str | None = Field(
+        None, max_length=32, description="9 (CMND) or 12 (CCCD) digits; kept only hashed. Or `health_pass`."
+    )
+    health_pass: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_QR_TEXT,
+        description="The scanned health QR code (`QMH1:`): verified, its holder and colour recorded.",
+    )
     direction: Literal["in", "out"]
-    status_shown: Literal["green", "yellow", "red"] = Field(
-        description="The health QR status the person showed."
+    status_shown: Literal["green", "yellow", "red"] | None = Field(
+        None, description="The health QR status the person showed (required with `identity_number`)."
     )
     crossed_at: AwareDatetime | None = Field(
         None,
@@ -108,8 +117,16 @@ class CrossingIn(BaseModel):
 
     @field_validator("identity_number")
     @classmethod
-    def _check_number(cls, value: str) -> str:
-        return normalize_identity_number(value)
+    def _check_number(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_identity_number(value)
+
+    @model_validator(mode="after")
+    def _one_person(self) -> Self:
+        if (self.identity_number is None) == (self.health_pass is None):
+            raise ValueError("give the person as exactly one of identity_number and health_pass")
+        if self.identity_number is not None and self.status_shown is None:
+            raise ValueError("status_shown is required with identity_number")
+        return self
 
 
 class CrossingOut(BaseModel):
@@ -214,12 +231,19 @@ def list_venue_checkins(
 @router.post("/{venue_id}/crossings", response_model=CrossingOut, status_code=status.HTTP_201_CREATED)
 def record_crossing(venue_id: VenueId, body: CrossingIn, actor: ActorDep, hub: HubDep) -> CrossingOut:
     """Record a person crossing a checkpoint of the caller's wards (entry/exit control data)."""
-    new = NewCrossing(
-        identity_number=body.identity_number,
-        direction=body.direction,
-        status_shown=body.status_shown,
-        crossed_at=body.crossed_at,
-    )
+    if body.health_pass is not None:
+        scanned = hub.health_passes.scan(body.health_pass)
+        shown = scanned.health_pass.status.value
+        if body.status_shown is not None and body.status_shown != shown:
+            raise UnprocessableError(
+                f"status_shown {body.status_shown} contradicts the scanned code ({shown})"
+            )
+        new = NewCrossing(body.direction, shown, body.crossed_at, identity_hash=scanned.identity_hash)
+    else:
+        assert body.status_shown is not None  # checked with the body
+        new = NewCrossing(
+            body.direction, body.status_shown, body.crossed_at, identity_number=body.identity_number
+        )
     return _crossing_out(hub.venues.record_crossing(actor, venue_id, new))
 
 

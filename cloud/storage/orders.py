@@ -160,6 +160,30 @@ class OrderRecords(Records):
             self.notify_changed(order.subject)
         return order
 
+    def activate(
+        self,
+        order_id: int,
+        *,
+        site_id: str,
+        device_id: str | None,
+        room_id: str | None,
+        address: str | None,
+        now: datetime,
+        conn: Connection,
+    ) -> Order | None:
+        """Turn a pending order active on its bracelet or room and site; None if there is no such order."""
+        values: dict[str, Any] = {
+            "site_id": site_id,
+            "device_id": device_id,
+            "room_id": room_id,
+            "status": "active",
+            "updated_at": now,
+        }
+        if address is not None:
+            values["address"] = address
+        conn.execute(orders.update().where(orders.c.id == order_id).values(**values))
+        return self.get(order_id, conn=conn)
+
     def contexts_for_devices(
         self, device_ids: Collection[str], *, conn: Connection | None = None
     ) -> dict[str, OrderContext]:

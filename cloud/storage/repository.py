@@ -14,6 +14,7 @@ from cloud.storage.citizens import CitizenRecords, DeclarationRecords
 from cloud.storage.devices import ConditionRecords, DeviceRecords, SiteRecords
 from cloud.storage.engine import create_hub_engine
 from cloud.storage.events import DeadLetterRecords, EventRecords
+from cloud.storage.health import HealthRecords
 from cloud.storage.labs import LabRecords
 from cloud.storage.officers import OfficerRecords
 from cloud.storage.orders import OrderRecords
@@ -51,6 +52,7 @@ class Repository:
         self.labs = LabRecords(self.db)
         self.tracing = TracingRecords(self.db)
         self.vaccination = VaccinationRecords(self.db)
+        self.health = HealthRecords(self.db)
 
     @classmethod
     def from_url(cls, database_url: str) -> Repository:

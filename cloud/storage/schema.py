@@ -102,10 +102,11 @@ orders = sa.Table(
     sa.Index("ix_quarantine_orders_ward_id_status", "ward_id", "status"),
     sa.Index("ix_quarantine_orders_site_id_status", "site_id", "status"),
     sa.Index("ix_quarantine_orders_site_id_room_id", "site_id", "room_id"),
-    # A `pending` order (made by tracing, cloud/tracing.py) waits for its bracelet or room: it has neither.
+    # A `pending` order (made by tracing, cloud/tracing.py) waits for its bracelet or room: it has neither;
+    # so has a pending order that was ended before it was fitted (the contact was cleared).
     sa.CheckConstraint(
         "(device_id IS NULL) <> (room_id IS NULL) "
-        "OR (status = 'pending' AND device_id IS NULL AND room_id IS NULL)",
+        "OR (status IN ('pending', 'ended') AND device_id IS NULL AND room_id IS NULL)",
         name="one_subject",
     ),
     # At most one active order per bracelet: ingest maps a device to one order.

@@ -14,11 +14,13 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
+from cloud.access import Role
 from cloud.identity import IdentityHasher
 from cloud.storage.repository import Repository
 from cloud.storage.schema import orders, persons
 from cloud.venues import CHECKPOINT_DWELL, DEFAULT_DWELL
 from tests.integration.cloud.public_health import IDENTITY_KEY, Api, open_api, seed_staff
+from tests.integration.cloud.support import seed_officer
 
 HASHER = IdentityHasher(SecretStr(IDENTITY_KEY))
 NUMBERS = {
@@ -252,3 +254,35 @@ async def test_a_day_later_the_default_window_still_covers_the_sample(api: Api) 
     trace = await api.ok("POST", f"/cases/{world.case_id}/contacts", "tracer-a", json={})
     assert trace["window_end"].startswith("2026-11-22T11:00:00")
     assert {c["level"] for c in trace["contacts"]} == {"F1", "F2"}
+
+
+async def test_a_pending_order_is_activated_with_its_bracelet_or_ended(api: Api) -> None:
+    seed_officer(api.repo, "supervisor-b", Role.SUPERVISOR, ["ward-b"])
+    world = await build_world(api)
+    placed = await api.ok("POST", f"/cases/{world.case_id}/orders", "tracer-a", json={"levels": ["F1"]})
+    made = {o["person_ref"]: o["order_id"] for o in placed["orders"]}
+    first, second = made[h("a")], made[h("housemate")]
+    for device in ("0000d001", "0000d002"):
+        await api.ok("POST", "/devices", "admin", 201, json={"device_id": device})
+    body = {"site_id": "home-a-5", "device_id": "0000d001", "address": "5 Hang Ma, flat 2"}
+
+    assert (await api.post(f"/orders/{first}/activate", "officer-a", json=body)).status_code == 403
+    assert (await api.post(f"/orders/{first}/activate", "supervisor-b", json=body)).status_code == 404
+    unknown = await api.post(f"/orders/{first}/activate", "admin", json={**body, "device_id": "0000dfff"})
+    assert unknown.status_code == 400 and "not registered" in unknown.text
+    both = await api.post(f"/orders/{first}/activate", "admin", json={**body, "room_id": "room-1"})
+    assert both.status_code == 422
+
+    active = await api.ok("POST", f"/orders/{first}/activate", "admin", json=body)
+    assert (active["status"], active["device_id"], active["site_id"]) == ("active", "0000d001", "home-a-5")
+    assert active["address"] == "5 Hang Ma, flat 2"
+    again = await api.post(f"/orders/{first}/activate", "admin", json=body)
+    assert again.status_code == 409 and "not pending" in again.text
+    taken = await api.post(f"/orders/{second}/activate", "admin", json=body)
+    assert taken.status_code == 409 and "already serves an active order" in taken.text
+
+    # a contact who tested negative before being fitted: the pending order is ended instead
+    ended = await api.client.patch(
+        f"/api/v1/orders/{second}", json={"status": "ended"}, headers=await api.headers("admin")
+    )
+    assert ended.status_code == 200 and ended.json()["status"] == "ended"

@@ -22,7 +22,9 @@ branch_labels = None
 depends_on = None
 
 _ONE_SUBJECT = "(device_id IS NULL) <> (room_id IS NULL)"
-_ONE_SUBJECT_OR_PENDING = _ONE_SUBJECT + " OR (status = 'pending' AND device_id IS NULL AND room_id IS NULL)"
+_ONE_SUBJECT_OR_PENDING = (
+    _ONE_SUBJECT + " OR (status IN ('pending', 'ended') AND device_id IS NULL AND room_id IS NULL)"
+)
 _OPEN_STATUSES = sa.text("status IN ('pending', 'active')")
 
 
@@ -144,7 +146,7 @@ def downgrade() -> None:
     for table in ("cases", "sample_members", "samples", "crossings", "checkins", "venues"):
         op.drop_table(table)
     # Orders made by tracing cannot exist without the pending state: they go with it.
-    op.execute("DELETE FROM quarantine_orders WHERE status = 'pending'")
+    op.execute("DELETE FROM quarantine_orders WHERE device_id IS NULL AND room_id IS NULL")
     op.drop_index("uq_quarantine_orders_open_person", table_name="quarantine_orders")
     with op.batch_alter_table("quarantine_orders") as batch:
         batch.drop_constraint("ck_quarantine_orders_one_subject", type_="check")
