@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 
+from cloud.aggregates import AggregateService
 from cloud.alerts import AlertService
 from cloud.api import build_router
 from cloud.api.deps import Hub
@@ -172,6 +173,7 @@ def _build_hub(
         health_passes=HealthPassService(repo, clock, qr_signer, qr_verifier),
         labs=LabService(repo, clock, hasher),
         tracing=TracingService(repo, clock),
+        aggregates=AggregateService(repo, clock, settings.local_utc_offset_minutes),
     )
 
 

@@ -277,6 +277,13 @@ class HubSettings(StrictModel):
         description="Most dose rows one bulk upload may hold (the rows are checked in full before any is "
         "stored, so they are held in memory).",
     )
+    local_utc_offset_minutes: int = Field(
+        7 * 60,
+        ge=-14 * 60,
+        le=14 * 60,
+        description="The fixed UTC offset (minutes) of the local day the daily aggregates per ward count in "
+        "(+420: Viet Nam). Certificates keep their own offset (certificates.utc_offset_minutes).",
+    )
 
     @field_validator("jwt_secret")
     @classmethod

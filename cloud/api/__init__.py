@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from cloud.api import (
+    aggregates,
     alerts,
     auth,
     certificates,
@@ -45,6 +46,8 @@ def build_router() -> APIRouter:
     api.include_router(vaccination.router)
     api.include_router(certificates.router)
     api.include_router(health_pass.router)
+    api.include_router(aggregates.router)
+    api.include_router(aggregates.wards_router)
     router.include_router(api)
     router.include_router(health.router)
     return router

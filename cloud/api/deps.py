@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
 from cloud.access import MANAGERS, OFFICERS, STAFF, Actor, Role
+from cloud.aggregates import AggregateService
 from cloud.alerts import AlertService
 from cloud.auth import AuthenticationError, Passwords, Tokens
 from cloud.broadcaster import Broadcaster
@@ -58,6 +59,7 @@ class Hub:
     venues: VenueService
     labs: LabService
     tracing: TracingService
+    aggregates: AggregateService
     health_passes: HealthPassService
 
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from cloud.storage.aggregates import AggregateRecords
 from cloud.storage.alert_records import AlertRecords
 from cloud.storage.base import Database
 from cloud.storage.citizens import CitizenRecords, DeclarationRecords
@@ -52,6 +53,7 @@ class Repository:
         self.labs = LabRecords(self.db)
         self.tracing = TracingRecords(self.db)
         self.vaccination = VaccinationRecords(self.db)
+        self.aggregates = AggregateRecords(self.db)
         self.health = HealthRecords(self.db)
 
     @classmethod

@@ -542,3 +542,19 @@ cases = sa.Table(
     ),
     sa.CheckConstraint("status IN ('open', 'closed')", name="status"),
 )
+
+# --- Wards and daily aggregates (cloud/aggregates.py, cloud/storage/aggregates.py; migration 0009) ---
+# A ward's name and population (set by an admin): the denominator of vaccination coverage; unknown
+# population (null, or no row) leaves coverage null. Wards need no row to have records or officers.
+wards = sa.Table(
+    "wards",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("population", sa.Integer, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("population > 0", name="population"),
+)
+
+# Tests per ward and day count samples by the time of their result.
+sa.Index("ix_samples_ward_id_resulted_at", samples.c.ward_id, samples.c.resulted_at)
