@@ -143,7 +143,8 @@ def _build_hub(
         upgrade(repo.engine)
     broadcaster = Broadcaster(settings.sse_queue_size)
     alerts = AlertService(repo, clock, broadcaster.publish)
-    ingest = Ingest(settings, repo, alerts, clock, telemetry=telemetry or repo.telemetry_store())
+    telemetry = telemetry or repo.telemetry_store()
+    ingest = Ingest(settings, repo, alerts, clock, telemetry=telemetry)
     if commands is None and start_ingest:
         commands = MqttCommandPublisher(settings.mqtt)
     policy = SnapshotPolicy(settings.snapshot_timeout_s, settings.snapshot_retention_s)
@@ -171,6 +172,7 @@ def _build_hub(
         certificates=CertificateService.from_settings(repo, clock, hasher, settings.certificates),
         venues=VenueService(repo, clock, hasher, qr_signer, qr_verifier),
         health_passes=HealthPassService(repo, clock, qr_signer, qr_verifier),
+        telemetry=telemetry,
         labs=LabService(repo, clock, hasher),
         tracing=TracingService(repo, clock),
         aggregates=AggregateService(repo, clock, settings.local_utc_offset_minutes),

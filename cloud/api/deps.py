@@ -27,6 +27,7 @@ from cloud.settings import HubSettings
 from cloud.sites import SiteService
 from cloud.snapshots import SnapshotService
 from cloud.storage.repository import Repository
+from cloud.storage.telemetry import TelemetryStore
 from cloud.tracing import TracingService
 from cloud.vaccination_service import VaccinationService
 from cloud.venues import VenueService
@@ -61,6 +62,7 @@ class Hub:
     tracing: TracingService
     aggregates: AggregateService
     health_passes: HealthPassService
+    telemetry: TelemetryStore  # readings for the console's charts (written by ingest)
 
 
 def get_hub(request: Request) -> Hub:
