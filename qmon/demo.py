@@ -22,9 +22,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import click
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from cloud.app import HubServer
 from cloud.auth import Passwords, create_officer
+from cloud.certificates.keys import self_signed_certificate
 from cloud.settings import HubSettings
 from edge.agent import AgentStats, run_edge
 from edge.decision import Decision, RoomDecision
@@ -193,6 +196,45 @@ async def run_demo(
     return report
 
 
+def platform_keys(workdir: Path) -> dict[str, Any]:
+    """Hub settings that switch the public-health platforms on for this run: a fresh identity-hash key, a
+    venue/health QR key and an EU DCC document signer (self-signed), written to `workdir` (demo only: in
+    production these come from the operator and the country's signing CA, never from the program)."""
+    now = datetime.now(UTC)
+    qr_key = ec.generate_private_key(ec.SECP256R1())
+    signer_key = ec.generate_private_key(ec.SECP256R1())
+    signer = self_signed_certificate(
+        signer_key,
+        country="VN",
+        common_name="qmon demo document signer",
+        valid_from=now - timedelta(days=1),
+        valid_until=now + timedelta(days=365),
+    )
+    files = {
+        "venue-qr.pem": _pem(qr_key),
+        "dsc-key.pem": _pem(signer_key),
+        "dsc.pem": signer.public_bytes(serialization.Encoding.PEM),
+    }
+    for name, data in files.items():
+        path = workdir / name
+        path.write_bytes(data)
+        path.chmod(0o600)
+    return {
+        "identity_hash_key": secrets.token_urlsafe(32),
+        "venue_qr_key_file": str(workdir / "venue-qr.pem"),
+        "certificates": {
+            "signing_key_file": str(workdir / "dsc-key.pem"),
+            "signer_certificate_file": str(workdir / "dsc.pem"),
+        },
+    }
+
+
+def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
 def demo_accounts() -> dict[str, str]:
     """Fresh MQTT passwords for the hub's and the demo sites' (households, facility) accounts."""
     return {user: secrets.token_urlsafe(24) for user in (HUB_MQTT_USER, SITE_ID, FACILITY_SITE_ID)}
@@ -226,6 +268,7 @@ async def _run(
                 "database_url": f"sqlite:///{workdir / 'hub.db'}",
                 "http_port": options.http_port,
                 "jwt_secret": secrets.token_urlsafe(48),
+                **platform_keys(workdir),
             }
         )
         async with HubServer(hub_settings) as server:
@@ -254,6 +297,11 @@ async def _with_hub(
     scenes = facility.scenes if facility.scenes is not None else load_scenes()
     out = Printer(clock, write)
     _announce(write, options, mqtt_url, server.url, len(world.households), len(scenes), accounts)
+    write(
+        "  public-health platforms on (citizens, venues, labs, tracing, vaccination, certificates, "
+        "health QR); "
+        f"this run's keys are in {workdir}"
+    )
     report.hub_url, report.passwords = server.url, {name: pw for name, (pw, _) in accounts.items()}
     admin = await HubClient.sign_in(server.url, "admin", accounts["admin"][0])
     try:
