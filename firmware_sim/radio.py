@@ -114,6 +114,11 @@ class Channel:
             return None
         return round(rssi)
 
+    def skip(self) -> None:
+        """Draw what sample() would, for a packet nobody listens to (the draws, not the path loss)."""
+        self._gauss()
+        self._random()
+
     def link_holds(
         self, measured_power_dbm: float, distance_m: float, outside: bool, in_dropout: bool
     ) -> bool:

@@ -13,6 +13,7 @@ small heap for link upkeep, so that the cost per advertisement does not grow wit
 
 from __future__ import annotations
 
+import functools
 import heapq
 import logging
 import math
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 from firmware_sim.bracelet import AttError, NotifyCallback, SimBracelet
 from firmware_sim.gatt_layout import DEFAULT_MTU
@@ -71,9 +73,12 @@ def device_id_from_address(address: str) -> int | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class AdvertReport:
-    """One advertisement as one receiver heard it (active scanning: scan-response fields included)."""
+class AdvertReport(NamedTuple):
+    """One advertisement as one receiver heard it (active scanning: scan-response fields included).
+
+    Immutable like the frozen dataclasses elsewhere, but a NamedTuple: the world builds one for every
+    advert heard (10,000 a second), and a frozen dataclass's __init__ costs three times as much.
+    """
 
     address: str
     rssi: int
@@ -82,6 +87,11 @@ class AdvertReport:
     service_uuids: tuple[str, ...]
     receiver: str
     time: float
+
+
+# AdvertReport(...) without the generated __new__'s Python frame, for the world's hot path: the fields
+# in declaration order, as one tuple.
+_new_report: Callable[[tuple[object, ...]], AdvertReport] = functools.partial(tuple.__new__, AdvertReport)
 
 
 class HappeningKind(StrEnum):
@@ -127,6 +137,12 @@ class Happening:
         return f"t=+{self.elapsed:8.1f}s {self.device_id} [{self.household_id}] {self.kind.value}{extra}"
 
 
+@functools.lru_cache(maxsize=64)
+def _shared_config(adv_interval_ms: int) -> BraceletConfig:
+    """One (frozen) config object for every bracelet with these settings: fewer objects on the hot path."""
+    return BraceletConfig(adv_interval_ms=adv_interval_ms)
+
+
 class LinkError(ConnectionError):
     """A GATT link could not be made or is gone."""
 
@@ -156,6 +172,8 @@ class _Node:
         "path_x",
         "path_y",
         "r2",
+        "segment",
+        "targets",
         "weak_since",
     )
 
@@ -177,16 +195,31 @@ class _Node:
         self.path_x = [p.x for p in points] or [self.cx]
         self.path_y = [p.y for p in points] or [self.cy]
         self.cursor = 0
+        self.segment = self._segment(0)
         x, y = self.path_x[0], self.path_y[0]
         self.inside = (x - self.cx) ** 2 + (y - self.cy) ** 2 <= self.r2
         self.dropout_until = -math.inf
         self.link: GattLink | None = None
+        self.targets: tuple[AdvertCallback, ...] | None = None  # who hears this hub (World._rebuild_targets)
         self.weak_since: float | None = None
         self.dead = not bracelet.alive
         self.low = bracelet.low_battery
 
+    def _segment(self, c: int) -> tuple[float, float, float, float, float, float, float]:
+        """(t0, t1, t1 - t0, x0, x1 - x0, y0, y1 - y0) of the path segment from point c (t1 -inf: none)."""
+        pt, px, py = self.path_t, self.path_x, self.path_y
+        if c == len(pt) - 1:  # no segment: position() never takes the fast path past the end
+            return pt[c], -math.inf, 0.0, px[c], 0.0, py[c], 0.0
+        return pt[c], pt[c + 1], pt[c + 1] - pt[c], px[c], px[c + 1] - px[c], py[c], py[c + 1] - py[c]
+
     def position(self, t: float) -> tuple[float, float]:
         """The wearer's position at simulation time t (linear interpolation, holding the ends)."""
+        # Fast path, once per advert: inside the current segment, from its cached differences (the
+        # same arithmetic as below, so the same floats).
+        t0, t1, span, x0, dx, y0, dy = self.segment
+        if t0 < t < t1:
+            f = (t - t0) / span
+            return x0 + f * dx, y0 + f * dy
         pt = self.path_t
         c = self.cursor
         last = len(pt) - 1
@@ -197,7 +230,9 @@ class _Node:
                 c -= 1
         while c < last and pt[c + 1] <= t:
             c += 1
-        self.cursor = c
+        if c != self.cursor:
+            self.cursor = c
+            self.segment = self._segment(c)
         if c < last and t > pt[c]:
             f = (t - pt[c]) / (pt[c + 1] - pt[c])
             return self.path_x[c] + f * (self.path_x[c + 1] - self.path_x[c]), self.path_y[c] + f * (
@@ -343,7 +378,7 @@ class World:
             heart_rate_bpm=spec.heart_rate_bpm,
             body_temp_c=spec.body_temp_c,
             measured_power_dbm=spec.measured_power_dbm,
-            config=BraceletConfig(adv_interval_ms=spec.adv_interval_ms),
+            config=_shared_config(spec.adv_interval_ms),
             strap_closed=spec.strap_closed,
             skin_contact=spec.skin_contact,
             charging=spec.charging,
@@ -418,13 +453,15 @@ class World:
         return unsubscribe
 
     def _rebuild_targets(self) -> None:
-        # Precomputed per receiver so that delivering an advert is one dict lookup.
+        # Precomputed per receiver, and kept on each node, so that delivering an advert reads one slot.
         targets: dict[str, tuple[AdvertCallback, ...]] = {}
         for hub in self.receivers:
             callbacks = tuple(cb for wanted, cb in self._subscribers if wanted is None or hub in wanted)
             if callbacks:
                 targets[hub] = callbacks
         self._targets = targets
+        for node in self._nodes:
+            node.targets = targets.get(node.hub_id)
 
     # ---- GATT links --------------------------------------------------------------------------------------
 
@@ -588,24 +625,30 @@ class World:
             node.inside = inside
             self._emit(node, t, HappeningKind.RETURNED_HOME if inside else HappeningKind.LEFT_HOME)
         self.adverts_sent += 1
+        targets = node.targets
+        if targets is None:  # nobody listens to this hub: only the random draws, so the seed's sequence holds
+            self._channel.skip()
+            bracelet.skip_advertisement()
+            return
         rssi = self._channel.sample(
             bracelet.measured_power_dbm + bracelet.config.tx_power_dbm,
             math.hypot(x - node.hx, y - node.hy),
             not inside,
             t < node.dropout_until,
         )
-        targets = self._targets.get(node.hub_id)
-        if rssi is None or not targets:
+        if rssi is None:
             bracelet.skip_advertisement()
             return
-        report = AdvertReport(
-            node.address,
-            rssi,
-            {COMPANY_ID: bracelet.advertisement(now)},
-            node.name,
-            self._uuids,
-            node.hub_id,
-            now,
+        report = _new_report(
+            (
+                node.address,
+                rssi,
+                {COMPANY_ID: bracelet.next_advertisement()},
+                node.name,
+                self._uuids,
+                node.hub_id,
+                now,
+            )
         )
         self.adverts_delivered += 1
         for callback in targets:

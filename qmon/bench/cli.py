@@ -109,11 +109,24 @@ def camera_command(scenes_path: Path | None, detector_frames: int, as_json: bool
     "--warmup", "warmup_s", default=5.0, show_default=True, help="Seconds after start-up not measured."
 )
 @click.option("--seed", default=1, show_default=True, help="Seed of the bracelets' keys and the radio noise.")
+@click.option(
+    "--only",
+    type=click.Choice(["bumble", "virtual"]),
+    default=None,
+    help="Run one simulator only (default: both); the targets then cover that one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def sim_command(
-    bumble_bracelets: int, virtual_bracelets: int, window_s: float, warmup_s: float, seed: int, as_json: bool
+    bumble_bracelets: int,
+    virtual_bracelets: int,
+    window_s: float,
+    warmup_s: float,
+    seed: int,
+    only: str | None,
+    as_json: bool,
 ) -> None:
     """CPU of the bumble (over HCI) and virtual-radio simulators, and the edge's HCI delivery ratio."""
     from qmon.bench.sim import run
 
-    _emit(run(bumble_bracelets, virtual_bracelets, warmup_s, window_s, seed), as_json)
+    _emit(run(bumble_bracelets, virtual_bracelets, warmup_s, window_s, seed, only), as_json)
+
