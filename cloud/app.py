@@ -255,7 +255,10 @@ class HubServer:
 
     async def start(self) -> None:
         """Bind the port (0: a free one), run the lifespan, and return once requests are served."""
-        sock = socket.socket(socket.AF_INET6 if ":" in self.settings.http_host else socket.AF_INET)
+        family = socket.AF_INET6 if ":" in self.settings.http_host else socket.AF_INET
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP (a proto of 0
+        # leaves Nagle on, and every keep-alive response then waited ~40 ms for the client's delayed ACK).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.settings.http_host, self.settings.http_port))
         self.port = sock.getsockname()[1]

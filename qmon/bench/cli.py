@@ -130,3 +130,66 @@ def sim_command(
 
     _emit(run(bumble_bracelets, virtual_bracelets, warmup_s, window_s, seed, only), as_json)
 
+
+@bench_command.command(name="records")
+@click.option(
+    "--database-url",
+    required=True,
+    help="PostgreSQL URL whose database the benchmark creates, uses and drops (e.g. .../qmon_bench).",
+)
+@click.option("--doses", default=500_000, show_default=True, help="Doses uploaded through the bulk path.")
+@click.option("--file-rows", default=50_000, show_default=True, help="Rows per uploaded dose file.")
+@click.option("--certificates", default=2_000, show_default=True, help="Certificates issued and verified.")
+@click.option("--checkins", default=1_000_000, show_default=True, help="Check-ins loaded for tracing.")
+@click.option("--venues", default=2_000, show_default=True, help="Venues the check-ins are spread over.")
+@click.option("--people", default=100_000, show_default=True, help="People who check in.")
+@click.option("--days", default=14, show_default=True, help="Days the check-ins span (at most 14).")
+@click.option(
+    "--venue-skew",
+    default=0.8,
+    show_default=True,
+    help="Venue popularity: weight 1/(rank+10)^skew (0: uniform; 0.8: the busiest ~1% of check-ins).",
+)
+@click.option("--traces", default=100, show_default=True, help="Cases traced (F1 and F2), each timed.")
+@click.option("--api-requests", default=2_000, show_default=True, help="GET requests to the hub's API.")
+@click.option("--api-concurrency", default=32, show_default=True, help="Concurrent HTTP clients.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the made-up records.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def records_command(
+    database_url: str,
+    doses: int,
+    file_rows: int,
+    certificates: int,
+    checkins: int,
+    venues: int,
+    people: int,
+    days: int,
+    venue_skew: float,
+    traces: int,
+    api_requests: int,
+    api_concurrency: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Bulk doses vs raw COPY, certificates, tracing over check-ins, API reads: PostgreSQL."""
+    from qmon.bench.records import RecordsParams, run
+
+    params = RecordsParams(
+        doses=doses,
+        file_rows=file_rows,
+        certificates=certificates,
+        checkins=checkins,
+        venues=venues,
+        people=people,
+        days=days,
+        venue_skew=venue_skew,
+        traces=traces,
+        api_requests=api_requests,
+        api_concurrency=api_concurrency,
+        seed=seed,
+    )
+    try:
+        params.check()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    _emit(run(database_url, params), as_json)
