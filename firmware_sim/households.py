@@ -117,7 +117,33 @@ class DropoutEvent(StrictModel):
     dropout_s: float = Field(gt=0, le=86_400, description="Length of the dropout, seconds.")
 
 
-_EVENT_KEYS = ("strap", "skin_contact", "battery", "charging", "fever", "radio", "dropout_s")
+class InterferenceEvent(StrictModel):
+    """Interference: the bracelet's signal arrives `interference_db` weaker for `for_s` seconds (a microwave
+    oven, a crowded 2.4 GHz band): fewer adverts get through and those that do read lower."""
+
+    t: Seconds
+    interference_db: float = Field(gt=0, le=60, description="Extra attenuation, dB.")
+    for_s: float = Field(gt=0, le=86_400, description="How long it lasts, seconds.")
+
+
+class ClockDriftEvent(StrictModel):
+    """The bracelet's clock starts drifting at `clock_drift_ppm` (a cold crystal, a failing oscillator)."""
+
+    t: Seconds
+    clock_drift_ppm: float = Field(ge=-100_000, le=100_000, description="New clock drift, ppm.")
+
+
+_EVENT_KEYS = (
+    "strap",
+    "skin_contact",
+    "battery",
+    "charging",
+    "fever",
+    "radio",
+    "dropout_s",
+    "interference_db",
+    "clock_drift_ppm",
+)
 
 
 TimelineEvent = Annotated[
@@ -127,7 +153,9 @@ TimelineEvent = Annotated[
     | Annotated[ChargingEvent, Tag("charging")]
     | Annotated[FeverEvent, Tag("fever")]
     | Annotated[RadioEvent, Tag("radio")]
-    | Annotated[DropoutEvent, Tag("dropout_s")],
+    | Annotated[DropoutEvent, Tag("dropout_s")]
+    | Annotated[InterferenceEvent, Tag("interference_db")]
+    | Annotated[ClockDriftEvent, Tag("clock_drift_ppm")],
     # An event is recognised by the one key besides `t` that it carries.
     key_discriminator(
         _EVENT_KEYS, "timeline_event", "a timeline event needs t and one of: " + ", ".join(_EVENT_KEYS)

@@ -25,14 +25,17 @@ from pathlib import Path
 from typing import NamedTuple
 
 from firmware_sim.bracelet import AttError, NotifyCallback, SimBracelet
+from firmware_sim.faults import apply_to_bracelet
 from firmware_sim.gatt_layout import DEFAULT_MTU
 from firmware_sim.households import (
     BatteryEvent,
     BraceletSpec,
     ChargingEvent,
+    ClockDriftEvent,
     DropoutEvent,
     FeverEvent,
     Household,
+    InterferenceEvent,
     RadioEvent,
     SkinContactEvent,
     StrapEvent,
@@ -115,6 +118,9 @@ class HappeningKind(StrEnum):
     RADIO_ON = "radio on"
     DROPOUT_STARTED = "radio dropout started"
     DROPOUT_ENDED = "radio dropout ended"
+    INTERFERENCE_STARTED = "radio interference started"
+    INTERFERENCE_ENDED = "radio interference ended"
+    CLOCK_DRIFT_SET = "clock drift set"
     LINK_UP = "GATT link up"
     LINK_CLOSED = "GATT link closed"
     LINK_LOST = "GATT link lost"
@@ -143,6 +149,43 @@ def _shared_config(adv_interval_ms: int) -> BraceletConfig:
     return BraceletConfig(adv_interval_ms=adv_interval_ms)
 
 
+def _happenings(bracelet: SimBracelet, event: TimelineEvent) -> list[tuple[HappeningKind, str]]:
+    """What `event` changes that is worth reporting, judged before it is applied to `bracelet`."""
+    if isinstance(event, StrapEvent):
+        closed = event.strap == "closed"
+        changed = closed != bracelet.strap_closed
+        return [(HappeningKind.STRAP_CLOSED if closed else HappeningKind.STRAP_OPENED, "")] if changed else []
+    if isinstance(event, SkinContactEvent):
+        if event.skin_contact == bracelet.skin_contact:
+            return []
+        kind = HappeningKind.SKIN_CONTACT_RESTORED if event.skin_contact else HappeningKind.SKIN_CONTACT_LOST
+        return [(kind, "")]
+    if isinstance(event, BatteryEvent):
+        return [(HappeningKind.BATTERY_SET, f"{event.battery:g}%")]
+    if isinstance(event, ChargingEvent):
+        if event.charging == bracelet.charging:
+            return []
+        return [(HappeningKind.CHARGING_STARTED if event.charging else HappeningKind.CHARGING_STOPPED, "")]
+    if isinstance(event, FeverEvent):
+        if event.fever == bracelet.fever:
+            return []
+        return [(HappeningKind.FEVER_STARTED if event.fever else HappeningKind.FEVER_ENDED, "")]
+    if isinstance(event, RadioEvent):
+        on = event.radio == "on"
+        return (
+            [(HappeningKind.RADIO_ON if on else HappeningKind.RADIO_OFF, "")]
+            if on != bracelet.radio_on
+            else []
+        )
+    if isinstance(event, DropoutEvent):
+        return [(HappeningKind.DROPOUT_STARTED, f"{event.dropout_s:g} s")]
+    if isinstance(event, InterferenceEvent):
+        return [(HappeningKind.INTERFERENCE_STARTED, f"{event.interference_db:g} dB for {event.for_s:g} s")]
+    if isinstance(event, ClockDriftEvent):
+        return [(HappeningKind.CLOCK_DRIFT_SET, f"{event.clock_drift_ppm:g} ppm")]
+    return []
+
+
 class LinkError(ConnectionError):
     """A GATT link could not be made or is gone."""
 
@@ -165,6 +208,8 @@ class _Node:
         "hy",
         "index",
         "inside",
+        "interference_db",
+        "interference_until",
         "link",
         "low",
         "name",
@@ -199,6 +244,8 @@ class _Node:
         x, y = self.path_x[0], self.path_y[0]
         self.inside = (x - self.cx) ** 2 + (y - self.cy) ** 2 <= self.r2
         self.dropout_until = -math.inf
+        self.interference_db = 0.0  # extra attenuation while interference lasts (until interference_until)
+        self.interference_until = -math.inf
         self.link: GattLink | None = None
         self.targets: tuple[AdvertCallback, ...] | None = None  # who hears this hub (World._rebuild_targets)
         self.weak_since: float | None = None
@@ -487,7 +534,7 @@ class World:
         outside = (x - node.cx) ** 2 + (y - node.cy) ** 2 > node.r2
         distance = math.hypot(x - node.hx, y - node.hy)
         if not self._channel.link_holds(
-            bracelet.advertised_power_dbm, distance, outside, t < node.dropout_until
+            bracelet.advertised_power_dbm - node.interference_db, distance, outside, t < node.dropout_until
         ):
             raise LinkError(f"{address} did not answer the connection request (out of range)")
         link = GattLink(self, node, receiver, on_lost)
@@ -531,7 +578,8 @@ class World:
         x, y = node.position(t)
         outside = (x - node.cx) ** 2 + (y - node.cy) ** 2 > node.r2
         distance = math.hypot(x - node.hx, y - node.hy)
-        if self._channel.link_holds(bracelet.advertised_power_dbm, distance, outside, t < node.dropout_until):
+        power = bracelet.advertised_power_dbm - node.interference_db
+        if self._channel.link_holds(power, distance, outside, t < node.dropout_until):
             node.weak_since = None
         elif node.weak_since is None:
             node.weak_since = t
@@ -631,7 +679,7 @@ class World:
             bracelet.skip_advertisement()
             return
         rssi = self._channel.sample(
-            bracelet.measured_power_dbm + bracelet.config.tx_power_dbm,
+            bracelet.measured_power_dbm + bracelet.config.tx_power_dbm - node.interference_db,
             math.hypot(x - node.hx, y - node.hy),
             not inside,
             t < node.dropout_until,
@@ -657,46 +705,27 @@ class World:
             except Exception:
                 log.exception("advert subscriber failed")
 
+    def inject(self, device_id: str, event: TimelineEvent) -> None:
+        """Apply `event` to the bracelet now, as if scripted for this moment (a fault typed at its serial
+        console): what happened before it is processed first, and it is reported like any happening."""
+        node = self._by_device[device_id]
+        self.advance_to(self.clock.now())
+        self._apply(node, self._t, event)
+
     def _apply(self, node: _Node, t: float, event: TimelineEvent) -> None:
         bracelet = node.bracelet
-        now = self.start + t
-        if isinstance(event, StrapEvent):
-            closed = event.strap == "closed"
-            if closed != bracelet.strap_closed:
-                self._emit(node, t, HappeningKind.STRAP_CLOSED if closed else HappeningKind.STRAP_OPENED)
-            bracelet.set_strap_closed(closed, now)
-        elif isinstance(event, SkinContactEvent):
-            if event.skin_contact != bracelet.skin_contact:
-                kind = (
-                    HappeningKind.SKIN_CONTACT_RESTORED
-                    if event.skin_contact
-                    else HappeningKind.SKIN_CONTACT_LOST
-                )
-                self._emit(node, t, kind)
-            bracelet.set_skin_contact(event.skin_contact, now)
-        elif isinstance(event, BatteryEvent):
-            self._emit(node, t, HappeningKind.BATTERY_SET, f"{event.battery:g}%")
-            bracelet.set_battery(event.battery, now)
-        elif isinstance(event, ChargingEvent):
-            if event.charging != bracelet.charging:
-                kind = HappeningKind.CHARGING_STARTED if event.charging else HappeningKind.CHARGING_STOPPED
-                self._emit(node, t, kind)
-            bracelet.set_charging(event.charging, now)
-        elif isinstance(event, FeverEvent):
-            if event.fever != bracelet.fever:
-                self._emit(node, t, HappeningKind.FEVER_STARTED if event.fever else HappeningKind.FEVER_ENDED)
-            bracelet.set_fever(event.fever, now)
-        elif isinstance(event, RadioEvent):
-            on = event.radio == "on"
-            if on != bracelet.radio_on:
-                self._emit(node, t, HappeningKind.RADIO_ON if on else HappeningKind.RADIO_OFF)
-            if not on and node.link is not None:
-                self._release_link(node.link, "radio off")
-            bracelet.set_radio(on, now)
-        elif isinstance(event, DropoutEvent):
+        for kind, detail in _happenings(bracelet, event):
+            self._emit(node, t, kind, detail)
+        if isinstance(event, RadioEvent) and event.radio == "off" and node.link is not None:
+            self._release_link(node.link, "radio off")
+        apply_to_bracelet(bracelet, event, self.start + t)
+        if isinstance(event, DropoutEvent):
             node.dropout_until = max(node.dropout_until, t + event.dropout_s)
-            self._emit(node, t, HappeningKind.DROPOUT_STARTED, f"{event.dropout_s:g} s")
             self._schedule(node.dropout_until, node, "dropout_end")
+        elif isinstance(event, InterferenceEvent):
+            node.interference_db = event.interference_db
+            node.interference_until = t + event.for_s
+            self._schedule(node.interference_until, node, "interference_end")
         self._check_power(node, t)
 
     def _run_task(self, node: _Node, t: float, what: str) -> None:
@@ -704,6 +733,9 @@ class World:
             self._link_tick(node, t)
         elif what == "dropout_end" and t >= node.dropout_until:
             self._emit(node, t, HappeningKind.DROPOUT_ENDED)
+        elif what == "interference_end" and t >= node.interference_until and node.interference_db:
+            node.interference_db = 0.0
+            self._emit(node, t, HappeningKind.INTERFERENCE_ENDED)
 
     def _check_power(self, node: _Node, t: float) -> None:
         """Notice battery death, revival and the low-battery threshold; a dead bracelet drops its link."""

@@ -97,7 +97,13 @@ def console_command(
                 click.echo(f"bracelet keys written to {keys_out}")
             bracelets = [running.world.bracelet(d) for d in ids]
             async with serve_consoles(
-                bracelets, running.world.clock, base_port=console_port, pty=pty, tcp=True, rfc2217=rfc2217
+                bracelets,
+                running.world.clock,
+                base_port=console_port,
+                pty=pty,
+                tcp=True,
+                rfc2217=rfc2217,
+                inject=running.world.inject,  # faults typed at a console are the world's happenings
             ) as server:
                 click.echo(f"radio server: {running.radio_url}")
                 for endpoint in server.endpoints:

@@ -13,6 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from firmware_sim.bracelet import FIRMWARE_REVISION, SimBracelet
+from firmware_sim.faults import apply_to_bracelet
+from firmware_sim.households import (
+    BatteryEvent,
+    ChargingEvent,
+    ClockDriftEvent,
+    RadioEvent,
+    SkinContactEvent,
+    StrapEvent,
+    TimelineEvent,
+)
 from qmon.bracelet import gatt
 from qmon.bracelet.advert import FORMAT_VERSION, format_device_id
 from qmon.bracelet.gatt import BraceletConfig, GattValueError
@@ -63,9 +73,14 @@ class Console:
     """One connection's console to a bracelet (several may share one); `execute` answers bad input with
     `ERROR: ...` and never raises for it."""
 
-    def __init__(self, bracelet: SimBracelet, clock: Clock) -> None:
+    def __init__(
+        self, bracelet: SimBracelet, clock: Clock, inject: Callable[[TimelineEvent], None] | None = None
+    ) -> None:
         self.bracelet = bracelet
         self.clock = clock
+        # Faults go through `inject` when the bracelet lives in a world (which then reports them as
+        # happenings and drops a link the radio-off cuts); alone, they set the bracelet directly.
+        self._inject = inject or (lambda event: apply_to_bracelet(bracelet, event, clock.now()))
         self.echo = False  # ATE0/ATE1 and AT+RESET set it; the session echoes while it is on
         b = bracelet
         self.commands: dict[str, Command] = {
@@ -208,22 +223,22 @@ class Console:
         percent = _decimal(arg, "battery")
         if not 0.0 <= percent <= 100.0:
             raise CommandError("battery must be 0-100")
-        self.bracelet.set_battery(percent, self.clock.now())
+        self._inject(BatteryEvent(t=0, battery=percent))
         return []
 
     def _set_charging(self, arg: str) -> list[str]:
-        self.bracelet.set_charging(_choice(arg, "ON", "OFF"), self.clock.now())
+        self._inject(ChargingEvent(t=0, charging=_choice(arg, "ON", "OFF")))
         return []
 
     def _strap(self) -> list[str]:
         return [f"+STRAP: {'CLOSED' if self.bracelet.strap_closed else 'OPEN'}"]
 
     def _set_strap(self, arg: str) -> list[str]:
-        self.bracelet.set_strap_closed(_choice(arg, "CLOSED", "OPEN"), self.clock.now())
+        self._inject(StrapEvent(t=0, strap="closed" if _choice(arg, "CLOSED", "OPEN") else "open"))
         return []
 
     def _set_skin(self, arg: str) -> list[str]:
-        self.bracelet.set_skin_contact(_choice(arg, "ON", "OFF"), self.clock.now())
+        self._inject(SkinContactEvent(t=0, skin_contact=_choice(arg, "ON", "OFF")))
         return []
 
     def _heart_rate(self) -> list[str]:
@@ -254,7 +269,7 @@ class Console:
         ppm = _decimal(arg, "drift")
         if abs(ppm) > DRIFT_LIMIT_PPM:
             raise CommandError(f"drift must be within +-{DRIFT_LIMIT_PPM:g} ppm")
-        self.bracelet.set_clock_drift(ppm, self.clock.now())
+        self._inject(ClockDriftEvent(t=0, clock_drift_ppm=ppm))
         return []
 
     # ---- configuration and radio ------------------------------------------------------------------------
@@ -281,7 +296,7 @@ class Console:
         return []
 
     def _set_radio(self, arg: str) -> list[str]:
-        self.bracelet.set_radio(_choice(arg, "ON", "OFF"), self.clock.now())
+        self._inject(RadioEvent(t=0, radio="on" if _choice(arg, "ON", "OFF") else "off"))
         return []
 
     def _advertising(self) -> list[str]:
@@ -290,10 +305,9 @@ class Console:
         return [f"+ADV: {int(b.advertising)},{b.counter},{b.config.adv_interval_ms}"]
 
     def _reset(self) -> list[str]:
-        now = self.clock.now()
         if not self.bracelet.radio_on:
-            self.bracelet.set_radio(True, now)
-        self.bracelet.set_clock_drift(0.0, now)
+            self._inject(RadioEvent(t=0, radio="on"))
+        self._inject(ClockDriftEvent(t=0, clock_drift_ppm=0.0))
         self.echo = False
         return []
 

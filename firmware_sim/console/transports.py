@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import tty
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +28,13 @@ from serial import rfc2217
 from firmware_sim.bracelet import SimBracelet
 from firmware_sim.console.commands import Console
 from firmware_sim.console.session import ConsoleSession
+from firmware_sim.households import TimelineEvent
 from firmware_sim.server import check_loopback
 from qmon.bracelet.advert import format_device_id
 from qmon.clock import Clock
+
+# (device id, fault) -> applied by the world the bracelets live in
+Injector = Callable[[str, TimelineEvent], None]
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +59,12 @@ class ConsoleEndpoint:
 class _PtyPort:
     """One pty pair; the slave is kept open so the master never reads EIO while no tester is attached."""
 
-    def __init__(self, bracelet: SimBracelet, clock: Clock, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, console: Console, loop: asyncio.AbstractEventLoop) -> None:
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         os.set_blocking(self._master, False)
         self.path = os.ttyname(self._slave)
-        self._session = ConsoleSession(Console(bracelet, clock))
+        self._session = ConsoleSession(console)
         self._loop = loop
         loop.add_reader(self._master, self._on_readable)
 
@@ -134,10 +139,12 @@ class ConsoleServer:
         pty: bool = True,
         tcp: bool = True,
         rfc2217: bool = False,
+        inject: Injector | None = None,
     ) -> None:
         self.host = check_loopback(host)
         self.bracelets = {format_device_id(b.device_id): b for b in bracelets}
         self.clock = clock
+        self._inject = inject
         self._base_port = base_port
         self._pty = pty
         self._tcp = tcp
@@ -155,7 +162,7 @@ class ConsoleServer:
             for device_id, bracelet in self.bracelets.items():
                 pty_path = socket_url = rfc2217_url = None
                 if self._pty:
-                    port = _PtyPort(bracelet, self.clock, loop)
+                    port = _PtyPort(self._console(bracelet), loop)
                     self._ptys.append(port)
                     pty_path = port.path
                 if self._tcp:
@@ -192,10 +199,17 @@ class ConsoleServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def _console(self, bracelet: SimBracelet) -> Console:
+        if self._inject is None:
+            return Console(bracelet, self.clock)
+        return Console(
+            bracelet, self.clock, functools.partial(self._inject, format_device_id(bracelet.device_id))
+        )
+
     async def _listen(self, bracelet: SimBracelet, port: int, *, raw: bool) -> int:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             self._writers.add(writer)
-            session = ConsoleSession(Console(bracelet, self.clock))  # each connection its own echo setting
+            session = ConsoleSession(self._console(bracelet))  # each connection its own echo setting
             try:
                 await (_serve_raw if raw else _serve_rfc2217)(session, reader, writer)
             except (ConnectionError, asyncio.IncompleteReadError):
@@ -242,14 +256,18 @@ async def serve_consoles(
     pty: bool = True,
     tcp: bool = True,
     rfc2217: bool = False,
+    inject: Injector | None = None,
 ) -> AsyncIterator[ConsoleServer]:
     """Serve one console per bracelet while the block runs; `server.endpoints` says where each one is.
+
+    `inject(device_id, event)`, when given (a world's `inject`), receives the faults typed at a console,
+    so that the world applies them like scripted ones and reports them as happenings.
 
     `base_port` 0 picks free ports; otherwise the consoles take consecutive ports from it (socket, then
     rfc2217 if enabled, bracelet after bracelet).
     """
     server = ConsoleServer(
-        bracelets, clock, host=host, base_port=base_port, pty=pty, tcp=tcp, rfc2217=rfc2217
+        bracelets, clock, host=host, base_port=base_port, pty=pty, tcp=tcp, rfc2217=rfc2217, inject=inject
     )
     await server.start()
     try:

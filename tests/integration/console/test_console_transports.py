@@ -240,3 +240,31 @@ async def test_module_entry_serves_the_demo_consoles() -> None:
             if stream is not None:
                 stream.close()
     assert process.returncode == 0
+
+
+async def test_faults_typed_at_a_world_console_are_the_world_s_happenings() -> None:
+    from firmware_sim.world import Happening, HappeningKind
+
+    clock = ManualClock()
+    world = make_world([make_household(1)], clock)
+    happenings: list[Happening] = []
+    world.subscribe_happenings(happenings.append)
+    clock.advance(2.0)
+    world.step()
+    bracelet = world.bracelet(device_id_of(1))
+    async with serve_consoles([bracelet], clock, pty=False, inject=world.inject) as server:
+        url = server.endpoints[0].socket_url
+        answers = await asyncio.to_thread(
+            converse,
+            lambda: serial.serial_for_url(url, timeout=READ_TIMEOUT_S),
+            b"AT+STRAP=OPEN\r",
+            b"AT+DRIFT=40\r",
+            b"AT+RADIO=OFF\r",
+        )
+    assert answers == [b"OK\r\n", b"OK\r\n", b"OK\r\n"]
+    assert [h.kind for h in happenings] == [
+        HappeningKind.STRAP_OPENED,
+        HappeningKind.CLOCK_DRIFT_SET,
+        HappeningKind.RADIO_OFF,
+    ]
+    assert not bracelet.strap_closed and bracelet.clock_drift_ppm == 40 and not bracelet.radio_on

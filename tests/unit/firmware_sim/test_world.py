@@ -344,3 +344,51 @@ def test_lookup_helpers() -> None:
 
 def test_quiet_radio_builder_has_no_noise() -> None:
     assert quiet_radio().noise_sigma_db == 0 and quiet_radio(packet_loss=0.5).packet_loss == 0.5
+
+
+def test_interference_weakens_the_signal_for_its_window_only() -> None:
+    clock = ManualClock()
+    timeline = [{"t": 10, "interference_db": 12, "for_s": 10}]
+    world = make_world([make_household(1, timeline=timeline)], clock)
+    rec = Recorder(world)
+    run(world, clock, 30)
+    by_time = [(r.time - world.start, r.rssi) for r in rec.reports]
+    before = {rssi for t, rssi in by_time if t < 10}
+    during = {rssi for t, rssi in by_time if 10 <= t < 20}
+    after = {rssi for t, rssi in by_time if t >= 20}
+    assert len(before) == len(during) == len(after) == 1  # a still wearer on a noise-free radio
+    assert before == after and min(before) - min(during) == 12
+    assert rec.kinds() == [HappeningKind.INTERFERENCE_STARTED, HappeningKind.INTERFERENCE_ENDED]
+    assert rec.happenings[0].detail == "12 dB for 10 s"
+
+
+def test_a_clock_drift_event_sets_the_drift() -> None:
+    clock = ManualClock()
+    world = make_world([make_household(1, timeline=[{"t": 5, "clock_drift_ppm": 250}])], clock)
+    rec = Recorder(world)
+    run(world, clock, 6)
+    assert world.bracelet(device_id_of(1)).clock_drift_ppm == 250
+    assert rec.kinds() == [HappeningKind.CLOCK_DRIFT_SET] and rec.happenings[0].detail == "250 ppm"
+
+
+def test_an_injected_fault_applies_now_and_is_a_happening() -> None:
+    from firmware_sim.households import RadioEvent, StrapEvent
+
+    lost: list[str] = []
+    world, clock = linked_world()
+    rec = Recorder(world)
+    link = world.connect(ble_address(0xA001), "hub-1", on_lost=lost.append)
+    run(world, clock, 3)
+    world.inject(device_id_of(1), StrapEvent(t=0, strap="open"))
+    world.inject(device_id_of(1), RadioEvent(t=0, radio="off"))
+    assert not world.bracelet(device_id_of(1)).strap_closed
+    assert lost == ["radio off"] and not link.connected
+    kinds = [
+        h.kind for h in rec.happenings if h.kind not in (HappeningKind.LINK_UP, HappeningKind.LINK_CLOSED)
+    ]
+    assert kinds == [HappeningKind.STRAP_OPENED, HappeningKind.RADIO_OFF, HappeningKind.LINK_LOST]
+    assert all(h.elapsed == pytest.approx(3.0) for h in rec.happenings[-3:])
+    mine = ble_address(0xA001)
+    heard = sum(r.address == mine for r in rec.reports)
+    run(world, clock, 3)
+    assert sum(r.address == mine for r in rec.reports) == heard  # its radio is off
