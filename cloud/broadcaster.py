@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 
 from cloud.storage.records import AlertChange
@@ -45,6 +46,9 @@ class Subscription:
         return await asyncio.wait_for(self.queue.get(), timeout)
 
 
+WIRE_CACHE = 4096  # recent changes whose wire form is kept
+
+
 class Broadcaster:
     """Fans alert changes out to subscribers on one event loop."""
 
@@ -55,6 +59,7 @@ class Broadcaster:
         self._lock = threading.Lock()
         self.published = 0
         self.dropped_clients = 0
+        self._wire: OrderedDict[int, str] = OrderedDict()  # change id -> its wire form (see `wire_form`)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Deliver on this loop from now on (the app's lifespan binds its running loop)."""
@@ -71,6 +76,16 @@ class Broadcaster:
                 self._subscribers.discard(subscription)
 
         return subscription, unsubscribe
+
+    def wire_form(self, change: AlertChange, encode: Callable[[AlertChange], str]) -> str:
+        """`encode(change)`, computed once per change for all its subscribers (on the loop): 200 consoles
+        of a ward would otherwise validate and serialise each change 200 times."""
+        text = self._wire.get(change.id)
+        if text is None:
+            text = self._wire[change.id] = encode(change)
+            if len(self._wire) > WIRE_CACHE:
+                self._wire.popitem(last=False)
+        return text
 
     @property
     def subscriber_count(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi import status as http
@@ -13,7 +13,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from cloud.alerts import STATUSES
-from cloud.api.deps import HubDep, OfficerDep
+from cloud.api.deps import Hub, HubDep, OfficerDep
 from cloud.api.params import Offset, RecordId
 from cloud.rules import AlertType
 from cloud.storage.records import AlertChange
@@ -171,7 +171,7 @@ async def stream_alerts(actor: OfficerDep, hub: HubDep, after: LastEventId) -> A
             )
             for change in page:
                 replayed.add(change.id)
-                yield _event(change)
+                yield _event(hub, change)
             after = page[-1].id if len(page) == REPLAY_PAGE else None
         while True:
             try:
@@ -182,19 +182,22 @@ async def stream_alerts(actor: OfficerDep, hub: HubDep, after: LastEventId) -> A
             if live is None:
                 return  # too slow: dropped; the client reconnects with Last-Event-ID and replays
             if live.id not in replayed:
-                yield _event(live)
+                yield _event(hub, live)
     finally:
         unsubscribe()
 
 
-def _event(change: AlertChange) -> ServerSentEvent:
-    data: dict[str, Any] = {
-        "change_id": change.id,
-        "kind": change.kind,
-        "time": change.time,
-        "alert": AlertOut.model_validate(change.alert),
-    }
-    return ServerSentEvent(id=str(change.id), event="alert", data=AlertChangeOut(**data))
+def _event(hub: Hub, change: AlertChange) -> ServerSentEvent:
+    return ServerSentEvent(
+        id=str(change.id), event="alert", raw_data=hub.broadcaster.wire_form(change, _wire)
+    )
+
+
+def _wire(change: AlertChange) -> str:
+    alert = AlertOut.model_validate(change.alert)
+    return AlertChangeOut(
+        change_id=change.id, kind=change.kind, time=change.time, alert=alert
+    ).model_dump_json()
 
 
 @router.get("/{alert_id}", response_model=AlertDetail)

@@ -59,3 +59,19 @@ def test_publish_before_binding_or_after_the_loop_closed_is_a_no_op() -> None:
     broadcaster.bind(loop)
     loop.close()
     broadcaster.publish([change(2)])
+
+
+def test_a_change_is_encoded_once_for_all_its_subscribers_and_per_hub() -> None:
+    calls: list[int] = []
+
+    def encode(change: AlertChange) -> str:
+        calls.append(change.id)
+        return f"wire {change.id} {change.kind}"
+
+    first, second = Broadcaster(), Broadcaster()
+    opened = AlertChange(1, 7, "ward-a", "opened", T0)
+    assert [first.wire_form(opened, encode) for _ in range(200)] == ["wire 1 opened"] * 200
+    # another hub's change 1 (its own database) is not the first hub's
+    acknowledged = AlertChange(1, 9, "ward-b", "acknowledged", T0)
+    assert second.wire_form(acknowledged, encode) == "wire 1 acknowledged"
+    assert calls == [1, 1]
