@@ -1,7 +1,8 @@
 """The hub's composition root: `create_app(settings)` for ASGI servers, `HubServer`/`serve_hub` to embed it.
 
 Nothing happens at import time; the lifespan opens the database, migrates it if asked, starts ingest, the
-command publisher (commands to the sites: snapshot requests) and the snapshots' sweeper.
+command publisher (commands to the sites: snapshot requests), the snapshots' sweeper, the escalation sweep
+and the notifications' dispatcher.
 """
 
 from __future__ import annotations
@@ -42,10 +43,15 @@ from cloud.errors import (
     UnavailableError,
     UnprocessableError,
 )
+from cloud.escalation_service import EscalationService
 from cloud.health_passes import HealthPassService
 from cloud.identity import IdentityHasher
 from cloud.ingest import Ingest
 from cloud.labs import LabService
+from cloud.notify.dispatcher import Dispatcher
+from cloud.notify.email import EmailNotifier
+from cloud.notify.notifier import Notifier
+from cloud.notify.webhook import WebhookNotifier
 from cloud.orders import OrderService
 from cloud.qrcodes import QrSigner, QrVerifier
 from cloud.ratelimit import RateLimiter
@@ -55,6 +61,7 @@ from cloud.snapshots import SnapshotPolicy, SnapshotService
 from cloud.storage.migrate import upgrade
 from cloud.storage.repository import Repository
 from cloud.storage.telemetry import TelemetryStore
+from cloud.telemetry import build_telemetry_store
 from cloud.tracing import TracingService
 from cloud.vaccination_service import VaccinationService
 from cloud.venues import VenueService, load_qr_keys
@@ -100,6 +107,11 @@ def create_app(
         app.state.hub = hub
         restore_collector = tune_collector()
         sweeper = asyncio.create_task(hub.snapshots.run_sweeper(), name="qmon-hub-snapshot-sweeper")
+        background = [sweeper]
+        if hub.escalation is not None:
+            background.append(asyncio.create_task(hub.escalation.run(), name="qmon-hub-escalation"))
+        if hub.notifications is not None:
+            background.append(asyncio.create_task(hub.notifications.run(), name="qmon-hub-notifications"))
         try:
             if hub.commands is not None:
                 hub.commands.start()
@@ -107,14 +119,19 @@ def create_app(
                 hub.ingest.start()
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if hub.notifications is not None:
+                await hub.notifications.aclose()
             if hub.commands is not None:
                 await asyncio.to_thread(hub.commands.stop)
             if hub.ingest is not None:
                 await asyncio.to_thread(hub.ingest.stop)
                 hub.ingest.close()
+            if telemetry is None:  # built from the settings: this app owns it
+                hub.telemetry.close()
             if repository is None:
                 hub.repository.close()
             restore_collector()
@@ -143,7 +160,7 @@ def _build_hub(
         upgrade(repo.engine)
     broadcaster = Broadcaster(settings.sse_queue_size)
     alerts = AlertService(repo, clock, broadcaster.publish)
-    telemetry = telemetry or repo.telemetry_store()
+    telemetry = telemetry or build_telemetry_store(settings.telemetry, repo, clock)
     ingest = Ingest(settings, repo, alerts, clock, telemetry=telemetry)
     if commands is None and start_ingest:
         commands = MqttCommandPublisher(settings.mqtt)
@@ -152,6 +169,7 @@ def _build_hub(
     key = settings.identity_hash_key
     hasher = IdentityHasher(key) if key is not None else None
     qr_signer, qr_verifier = _qr_keys(settings)
+    escalation, dispatcher = _notifications(settings, repo, clock, alerts)
     return Hub(
         settings=settings,
         clock=clock,
@@ -176,7 +194,42 @@ def _build_hub(
         labs=LabService(repo, clock, hasher),
         tracing=TracingService(repo, clock),
         aggregates=AggregateService(repo, clock, settings.local_utc_offset_minutes),
+        escalation=escalation,
+        notifications=dispatcher,
     )
+
+
+def _notifications(
+    settings: HubSettings, repo: Repository, clock: Clock, alerts: AlertService
+) -> tuple[EscalationService | None, Dispatcher]:
+    """The escalation sweep (unless disabled) and the outbox's dispatcher with the configured channels."""
+    notify = settings.notifications
+    escalation = None
+    if settings.escalation.enabled:
+        escalation = EscalationService(
+            repo,
+            clock,
+            settings.escalation.to_policy(),
+            notify,
+            alerts.publish,
+            interval_s=settings.escalation.sweep_interval_s,
+        )
+    notifiers: dict[str, Notifier] = {}
+    if notify.webhooks:
+        notifiers["webhook"] = WebhookNotifier(notify.webhooks, clock, notify.webhook_timeout_s)
+    if notify.smtp is not None:
+        notifiers["email"] = EmailNotifier(notify.smtp, notify.console_url)
+    dispatcher = Dispatcher(
+        repo,
+        clock,
+        notifiers,
+        interval_s=notify.dispatch_interval_s,
+        retry_base_s=notify.retry_base_s,
+        retry_max_s=notify.retry_max_s,
+        max_attempts=notify.max_attempts,
+        batch_size=notify.batch_size,
+    )
+    return escalation, dispatcher
 
 
 def _qr_keys(settings: HubSettings) -> tuple[QrSigner | None, QrVerifier | None]:

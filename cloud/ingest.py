@@ -55,6 +55,9 @@ class IngestCounters:
     db_retries: int = 0
     connects: int = 0
     sweeps_alerting: int = 0
+    telemetry_points: int = 0  # points the telemetry store accepted
+    telemetry_dropped: int = 0  # points lost to failed telemetry writes
+    telemetry_failures: int = 0  # failed telemetry writes
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values (Counters become dicts)."""
@@ -107,6 +110,7 @@ class Ingest:
         self._worker: threading.Thread | None = None
         self._receiver: Receiver | None = None
         self._stopping = False
+        self._telemetry_failing = False
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -315,8 +319,20 @@ class Ingest:
             return
         try:
             self._telemetry.write(outcome.points)
-        except Exception:  # telemetry is QoS 0 and best effort: never stall events for it
-            log.exception("hub ingest: telemetry write failed; %d points dropped", len(outcome.points))
+        except Exception as exc:  # telemetry is QoS 0 and best effort: never stall events for it
+            dropped = getattr(exc, "dropped", len(outcome.points))
+            with self._cond:
+                self.counters.telemetry_failures += 1
+                self.counters.telemetry_dropped += dropped
+            if not self._telemetry_failing:  # once per outage, not once per batch
+                log.exception("hub ingest: telemetry write failed; %d points dropped", dropped)
+            self._telemetry_failing = True
+            return
+        if self._telemetry_failing:
+            log.warning("hub ingest: telemetry writes succeed again")
+            self._telemetry_failing = False
+        with self._cond:
+            self.counters.telemetry_points += len(outcome.points)
 
     def _count(self, outcome: BatchOutcome) -> None:
         c = self.counters

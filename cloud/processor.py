@@ -36,7 +36,7 @@ from cloud.rules import (
 )
 from cloud.storage.records import RoomStatus, SiteStatusRecord, SnapshotAnswer
 from cloud.storage.repository import Repository
-from cloud.storage.telemetry import TelemetryPoint
+from cloud.storage.telemetry import AnyTelemetryPoint, RoomTelemetryPoint, TelemetryPoint
 from gateway.protocol import (
     EVENT_ADAPTER,
     SNAPSHOT_ADAPTER,
@@ -75,6 +75,7 @@ _READING_FIELDS = (
     "charging",
     "adverts",
 )
+_ROOM_FIELDS = ("faces", "allowed", "person_present", "brightness", "fps", "detections")
 Conditions = Mapping[Condition, ConditionState]
 # Topics repeat (one per site and channel): parse each once. Invalid topics raise and are not cached.
 _parse_topic = functools.lru_cache(maxsize=4096)(parse_topic)
@@ -105,7 +106,7 @@ class BatchOutcome:
     readings: int = 0
     snapshots: int = 0  # answers stored against their pending request
     alerts: BatchResult | None = None
-    points: list[TelemetryPoint] = field(default_factory=list)
+    points: list[AnyTelemetryPoint] = field(default_factory=list)
 
     def add(self, other: BatchOutcome) -> None:
         """Fold another outcome into this one (ingest retries a failed batch message by message)."""
@@ -399,6 +400,9 @@ class BatchProcessor:
         rooms: dict[tuple[str, str], RoomStatus] = {}
         for message in batches:
             for room in message.rooms:
+                values = {k: v for k in _ROOM_FIELDS if (v := getattr(room, k)) is not None}
+                values["camera"] = room.camera.value
+                outcome.points.append(RoomTelemetryPoint(message.site_id, room.room_id, room.time, values))
                 key = (message.site_id, room.room_id)
                 current_room = rooms.get(key)
                 if current_room is None or current_room.time <= room.time:

@@ -8,6 +8,7 @@ from typing import Any, Literal, Self
 import limits
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from cloud.notify.settings import EscalationSettings, NotificationSettings
 from cloud.ratelimit import RateLimitPolicy
 from cloud.rules import DEFAULT_SEVERITIES, AlertType, Policy, Severity
 from gateway.settings import MqttSettings
@@ -153,6 +154,48 @@ class CertificateSettings(StrictModel):
         return self
 
 
+class TelemetrySettings(StrictModel):
+    """Where bracelets' and rooms' readings are kept for the console's charts (cloud/telemetry)."""
+
+    backend: Literal["sql", "influx"] = Field(
+        "sql",
+        description="sql: the hub's own database (embedded default); influx: written in InfluxDB line "
+        "protocol with influxdb-client, read back through VictoriaMetrics' /api/v1/export (VictoriaMetrics).",
+    )
+    url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Base URL of the time-series server (influx backend), e.g. http://127.0.0.1:8428.",
+    )
+    token: SecretStr | None = Field(
+        None, description="API token sent as `Authorization: Token ...` (unset: no authorization header)."
+    )
+    org: str = Field("qmon", min_length=1, description="InfluxDB organisation (VictoriaMetrics ignores it).")
+    bucket: str = Field("qmon", min_length=1, description="InfluxDB bucket (VictoriaMetrics ignores it).")
+    retention_days: float = Field(
+        30.0,
+        gt=0,
+        le=3650,
+        description="How long readings are kept, days. sql: older rows are purged hourly; influx: set the "
+        "server's retention to match (VictoriaMetrics -retentionPeriod=30d); queries never reach further.",
+    )
+    timeout_s: float = Field(10.0, gt=0, le=120, description="HTTP timeout of one write or read (s).")
+    batch_lines: int = Field(
+        2_000, ge=100, le=1_000_000, description="Most points (lines) sent in one write request."
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        return check_secret(value, "telemetry.token", min_length=8)
+
+    @model_validator(mode="after")
+    def _check_url(self) -> Self:
+        if self.backend == "influx" and self.url is None:
+            raise ValueError("telemetry.backend influx needs telemetry.url")
+        return self
+
+
 class HubSettings(StrictModel):
     """Everything the hub process needs."""
 
@@ -277,12 +320,25 @@ class HubSettings(StrictModel):
         description="Most dose rows one bulk upload may hold (the rows are checked in full before any is "
         "stored, so they are held in memory).",
     )
+    telemetry: TelemetrySettings = Field(
+        default_factory=lambda: TelemetrySettings.model_validate({}),
+        description="The telemetry store: backend (sql or influx), server URL, token, retention.",
+    )
     local_utc_offset_minutes: int = Field(
         7 * 60,
         ge=-14 * 60,
         le=14 * 60,
         description="The fixed UTC offset (minutes) of the local day the daily aggregates per ward count in "
         "(+420: Viet Nam). Certificates keep their own offset (certificates.utc_offset_minutes).",
+    )
+
+    escalation: EscalationSettings = Field(
+        default_factory=lambda: EscalationSettings.model_validate({}),
+        description="When unacknowledged alerts escalate (officers, supervisors, district) and reminders.",
+    )
+    notifications: NotificationSettings = Field(
+        default_factory=lambda: NotificationSettings.model_validate({}),
+        description="Webhook and e-mail notifications of alerts and escalations, their rules and retries.",
     )
 
     @field_validator("jwt_secret")

@@ -426,6 +426,7 @@ def _announce(
             "their occupancy checks (a face must be seen at least every 2 simulated s): camera faults still "
             "show, but person_absent/present and occupancy decisions come late or not at all"
         )
+    write(f"  ward officer's console: open {hub_url}/console/ in a browser and sign in with an account below")
     for username, (password, ward) in accounts.items():
         write(f"  sign in as {username!r} (ward {ward or 'all'}) with password {password!r}")
 

@@ -10,14 +10,17 @@ from cloud.api import (
     auth,
     certificates,
     citizens,
+    console,
     declarations,
     devices,
     health,
     health_pass,
     labs,
     orders,
+    overview,
     sites,
     snapshots,
+    telemetry,
     tracing,
     vaccination,
     venues,
@@ -31,6 +34,8 @@ def build_router() -> APIRouter:
     for module in (auth, alerts, orders, devices, sites):
         api.include_router(module.router)
     api.include_router(sites.rooms_router)
+    api.include_router(overview.router)
+    api.include_router(telemetry.router)
     api.include_router(snapshots.router)
     # Before citizens' routes: /citizens/me/declarations must not be taken for another citizens route.
     api.include_router(declarations.own_router)
@@ -50,4 +55,5 @@ def build_router() -> APIRouter:
     api.include_router(aggregates.wards_router)
     router.include_router(api)
     router.include_router(health.router)
+    router.include_router(console.router)
     return router

@@ -19,9 +19,11 @@ from cloud.citizens import CitizenService
 from cloud.commands import CommandSender
 from cloud.declarations import DeclarationService
 from cloud.devices import DeviceService
+from cloud.escalation_service import EscalationService
 from cloud.health_passes import HealthPassService
 from cloud.ingest import Ingest
 from cloud.labs import LabService
+from cloud.notify.dispatcher import Dispatcher
 from cloud.orders import OrderService
 from cloud.settings import HubSettings
 from cloud.sites import SiteService
@@ -63,6 +65,8 @@ class Hub:
     aggregates: AggregateService
     health_passes: HealthPassService
     telemetry: TelemetryStore  # readings for the console's charts (written by ingest)
+    escalation: EscalationService | None = None  # the escalation sweep (None: disabled)
+    notifications: Dispatcher | None = None  # the notifications outbox's dispatcher
 
 
 def get_hub(request: Request) -> Hub:

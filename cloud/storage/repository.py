@@ -14,6 +14,7 @@ from cloud.storage.base import Database
 from cloud.storage.citizens import CitizenRecords, DeclarationRecords
 from cloud.storage.devices import ConditionRecords, DeviceRecords, SiteRecords
 from cloud.storage.engine import create_hub_engine
+from cloud.storage.escalations import EscalationRecords, NotificationRecords
 from cloud.storage.events import DeadLetterRecords, EventRecords
 from cloud.storage.health import HealthRecords
 from cloud.storage.labs import LabRecords
@@ -55,6 +56,8 @@ class Repository:
         self.vaccination = VaccinationRecords(self.db)
         self.aggregates = AggregateRecords(self.db)
         self.health = HealthRecords(self.db)
+        self.escalations = EscalationRecords(self.db)
+        self.notifications = NotificationRecords(self.db)
 
     @classmethod
     def from_url(cls, database_url: str) -> Repository:

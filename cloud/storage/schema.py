@@ -558,3 +558,46 @@ wards = sa.Table(
 
 # Tests per ward and day count samples by the time of their result.
 sa.Index("ix_samples_ward_id_resulted_at", samples.c.ward_id, samples.c.resulted_at)
+
+# --- Escalation and notifications (cloud/escalation.py, cloud/notify/; migration 0010) ---
+# An alert's escalation: its level (0 officers, 1 supervisors, 2 district), when the next step is due, and
+# the status seen at the last step (a change of status, an acknowledgement or a reopening, is a step too).
+alert_escalations = sa.Table(
+    "alert_escalations",
+    metadata,
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), primary_key=True),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("level_since", UtcDateTime, nullable=False),
+    sa.Column("last_step_at", UtcDateTime, nullable=False),
+    sa.Column("next_at", UtcDateTime, nullable=True),
+    sa.Column("seen_status", sa.String(16), nullable=False),
+    sa.Column("reminders", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_alert_escalations_next_at", "next_at"),
+    sa.CheckConstraint("level BETWEEN 0 AND 2", name="level"),
+)
+
+# The notifications outbox: written in the transaction of the step that causes it, delivered by the
+# dispatcher with retries (pending -> sent, or failed after the last attempt).
+NOTIFICATION_STATUSES = ("pending", "sent", "failed")
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False),
+    sa.Column("ward_id", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("payload", json_type(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=True),
+    sa.Column("sent_at", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
+    sa.Index("ix_notifications_alert_id", "alert_id"),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+)

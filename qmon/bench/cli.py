@@ -193,3 +193,16 @@ def records_command(
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     _emit(run(database_url, params), as_json)
+
+
+@bench_command.command(name="console")
+@click.option("--clients", default=200, show_default=True, help="Consoles following the live alert feed.")
+@click.option("--alerts", default=20, show_default=True, help="Alerts raised (one bracelet each).")
+@click.option("--interval", "interval_s", default=0.25, show_default=True, help="Seconds between alerts.")
+@click.option("--points", default=200_000, show_default=True, help="Telemetry points written.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def console_command(clients: int, alerts: int, interval_s: float, points: int, as_json: bool) -> None:
+    """Alert fan-out to many consoles over SSE, and telemetry into VictoriaMetrics vs raw line protocol."""
+    from qmon.bench.console import run
+
+    _emit(run(clients, alerts, interval_s, points), as_json)

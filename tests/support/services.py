@@ -14,8 +14,17 @@ from pathlib import Path
 import pytest
 
 from qmon.mosquitto import MosquittoInstance, mosquitto_binary, start_mosquitto, wait_for_port
+from qmon.victoria import VictoriaInstance, start_victoria, victoria_binary
 
-__all__ = ["MosquittoFactory", "MosquittoInstance", "postgres_database", "require", "wait_for_port"]
+__all__ = [
+    "MosquittoFactory",
+    "MosquittoInstance",
+    "VictoriaFactory",
+    "VictoriaInstance",
+    "postgres_database",
+    "require",
+    "wait_for_port",
+]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("QMON_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -70,6 +79,42 @@ class MosquittoFactory:
 
     def close(self) -> None:
         """Stop every broker started."""
+        for instance in self.instances:
+            instance.stop()
+
+
+class VictoriaFactory:
+    """Starts private VictoriaMetrics servers (the InfluxDB-protocol telemetry store) on free ports."""
+
+    RETENTION = "30d"  # the tests' server retention; the stores under test are told the same (30 days)
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.instances: list[VictoriaInstance] = []
+
+    def start(self, retention: str = RETENTION) -> VictoriaInstance:
+        """Start one server with its own data directory; returns once /health answers."""
+        require(victoria_binary() is not None, "victoria-metrics (Debian package victoria-metrics)")
+        instance = start_victoria(self.workdir, retention=retention)
+        self.instances.append(instance)
+        return instance
+
+    def restart(self, instance: VictoriaInstance) -> VictoriaInstance:
+        """Start a server again on the same port and data directory (after stop()): the data comes back."""
+        instance.stop()
+        self.instances.remove(instance)
+        again = start_victoria(
+            self.workdir,
+            port=instance.port,
+            storage=instance.storage,
+            retention=instance.retention,
+            extra_args=instance.extra_args,
+        )
+        self.instances.append(again)
+        return again
+
+    def close(self) -> None:
+        """Stop every server started."""
         for instance in self.instances:
             instance.stop()
 
