@@ -24,7 +24,7 @@ from cloud.errors import NotFoundError, UnprocessableError
 from cloud.storage.labs import Case
 from cloud.storage.records import Citizen
 from cloud.storage.repository import Repository
-from cloud.storage.tracing import Encounter, Housemate, PlacedOrder
+from cloud.storage.tracing import Encounter, Housemate, Overlap, PlacedOrder, Presence
 from cloud.storage.venues import Venue
 from cloud.venues import MAX_STAY
 from gateway.protocol import utc_from_timestamp
@@ -135,11 +135,10 @@ def collect_contacts(
     `exclude` holds the people already found (the case, the F1s); `via` names each source as the evidence
     shows it ("case" for the case itself, else its identity hash).
     """
-    found: dict[str, Contact] = {}
+    sources: list[Presence] = []
+    index: dict[Presence, int] = {}
+    overlaps: list[Overlap] = []
     for encounter in encounters:
-        who = encounter.contact.identity_hash
-        if who in exclude:
-            continue
         common = clip_overlap(
             (encounter.source.start, encounter.source.end),
             (encounter.contact.start, encounter.contact.end),
@@ -147,16 +146,33 @@ def collect_contacts(
         )
         if common is None:
             continue
-        contact = found.setdefault(who, Contact(who, level))
-        contact.evidence.append(
-            Evidence(
-                encounter.contact.source,
-                via[encounter.source.identity_hash],
-                encounter.contact.venue_id,
-                common[0],
-                common[1],
-            )
-        )
+        n = index.setdefault(encounter.source, len(sources))
+        if n == len(sources):
+            sources.append(encounter.source)
+        contact = encounter.contact
+        overlaps.append((n, contact.identity_hash, contact.venue_id, contact.source, common[0], common[1]))
+    return contacts_from_overlaps(level, overlaps, sources, housemates, exclude, via)
+
+
+def contacts_from_overlaps(
+    level: Level,
+    overlaps: Iterable[Overlap],
+    sources: Sequence[Presence],
+    housemates: Iterable[Housemate],
+    exclude: set[str],
+    via: Mapping[str, str],
+) -> dict[str, Contact]:
+    """Contacts of one level from the clipped overlaps with its sources' presences (each naming its source
+    by index in `sources`) and from their housemates (pure); `exclude` and `via` as for collect_contacts."""
+    via_source = [via[source.identity_hash] for source in sources]
+    found: dict[str, Contact] = {}
+    for n, who, venue_id, kind, start, end in overlaps:
+        if who in exclude:
+            continue
+        contact = found.get(who)
+        if contact is None:  # not setdefault: that would build a Contact per overlap (thousands at F2)
+            contact = found[who] = Contact(who, level)
+        contact.evidence.append(Evidence(kind, via_source[n], venue_id, start, end))
     for housemate in housemates:
         who = housemate.housemate_hash
         if who in exclude:
@@ -167,7 +183,8 @@ def collect_contacts(
             Evidence("household", via[housemate.identity_hash], address=housemate.address)
         )
     for contact in found.values():
-        contact.evidence.sort(key=lambda e: (e.start is None, e.start, e.kind))
+        # by start; ties in a fixed order whatever order the database returned the rows in
+        contact.evidence.sort(key=lambda e: (e.start is None, e.start, e.kind, e.via, e.venue_id or 0, e.end))
     return found
 
 
@@ -219,23 +236,25 @@ class TracingService:
         tracing = self._repo.tracing
         with self._repo.read() as conn:
             case_presences = tracing.presences([case.identity_hash], *window, MAX_STAY, conn=conn)
-            f1 = collect_contacts(
+            known = {case.identity_hash}
+            f1 = contacts_from_overlaps(
                 Level.F1,
-                tracing.encounters(case_presences, MAX_STAY, conn=conn),
+                tracing.overlaps(case_presences, MAX_STAY, window, known, conn=conn),
+                case_presences,
                 tracing.housemates([case.identity_hash], conn=conn),
-                window,
-                {case.identity_hash},
+                known,
                 {case.identity_hash: "case"},
             )
             contacts = dict(f1)
             if include_f2 and f1:
                 f1_presences = tracing.presences(f1.keys(), *window, MAX_STAY, conn=conn)
-                f2 = collect_contacts(
+                known = {case.identity_hash, *f1}
+                f2 = contacts_from_overlaps(
                     Level.F2,
-                    tracing.encounters(f1_presences, MAX_STAY, conn=conn),
+                    tracing.overlaps(f1_presences, MAX_STAY, window, known, conn=conn),
+                    f1_presences,
                     tracing.housemates(f1.keys(), conn=conn),
-                    window,
-                    {case.identity_hash, *f1},
+                    known,
                     {who: who for who in f1},
                 )
                 contacts.update(f2)

@@ -462,7 +462,14 @@ checkins = sa.Table(
     sa.Column("checked_in_at", UtcDateTime, nullable=False),
     sa.Column("checked_out_at", UtcDateTime, nullable=True),
     sa.Column("present_until", UtcDateTime, nullable=False),
-    sa.Index("ix_checkins_venue_id_checked_in_at", "venue_id", "checked_in_at"),
+    # Tracing's encounter scan (cloud/storage/tracing.py): the stay's end in the key, the person included.
+    sa.Index(
+        "ix_checkins_venue_id_checked_in_at_present_until",
+        "venue_id",
+        "checked_in_at",
+        "present_until",
+        postgresql_include=["identity_hash"],
+    ),
     sa.Index("ix_checkins_identity_hash_checked_in_at", "identity_hash", "checked_in_at"),
 )
 
@@ -481,7 +488,13 @@ crossings = sa.Table(
     sa.Column("present_until", UtcDateTime, nullable=False),
     sa.Column("status_shown", sa.String(8), nullable=False),
     sa.Column("recorded_by", sa.String(64), nullable=False),
-    sa.Index("ix_crossings_venue_id_crossed_at", "venue_id", "crossed_at"),
+    sa.Index(
+        "ix_crossings_venue_id_crossed_at_present_until",
+        "venue_id",
+        "crossed_at",
+        "present_until",
+        postgresql_include=["identity_hash"],
+    ),
     sa.Index("ix_crossings_identity_hash_crossed_at", "identity_hash", "crossed_at"),
     sa.CheckConstraint("direction IN ('in', 'out')", name="direction"),
     sa.CheckConstraint("status_shown IN ('green', 'yellow', 'red')", name="status_shown"),

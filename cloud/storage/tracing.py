@@ -1,10 +1,14 @@
 """Tracing's reads (presences, encounters, households) and its one write (pending orders for contacts).
 
 Every read is one set-based statement over bounded index ranges: a person's presences come from
-(identity_hash, time) indexes; the people present at the same place come from (venue_id, time) indexes,
-joined against the sources' presences given as a VALUES list, each with its own time range. A stay never
-lasts longer than `max_stay` (cloud/venues.py MAX_STAY), so a presence that can overlap [p_from, p_until)
-started in [p_from - max_stay, p_until): that is the range scanned.
+(identity_hash, time) indexes; the people present at the same place come from (venue_id, time, end)
+indexes, joined against the sources' presences, each with its own time range. A stay never lasts longer
+than `max_stay` (cloud/venues.py MAX_STAY), so a presence that can overlap [p_from, p_until) started in
+[p_from - max_stay, p_until): that is the range scanned, and the end in the index key drops the stays that
+ended before p_from without reading the table. The statement clips each overlap to the window and leaves out
+the people already found, so only evidence rows come back. On PostgreSQL the sources travel as arrays
+(unnest) and identity hashes as one parameter, and a venue's overlapping presences are scanned once; on
+SQLite the sources are a VALUES list.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from cloud.storage.base import Records
@@ -38,6 +44,13 @@ class Encounter:
 
     source: Presence
     contact: Presence
+
+
+# Someone's stay that overlapped a source's presence, as the database gives it: (the source's index in the
+# sources given, the contact's identity hash, venue, "checkin" or "crossing", start and end of the overlap,
+# already clipped to the window). A plain tuple: an F2 trace reads thousands, and tuples of plain values
+# cost the least to build and to hold (the garbage collector stops tracking them).
+Overlap = tuple[int, str, int, str, datetime, datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +94,182 @@ def _presence_selects(
     )
 
 
+def _among(
+    column: sa.ColumnElement[str], identity_hashes: Collection[str], dialect: str, *, negate: bool = False
+) -> sa.ColumnElement[bool]:
+    """`column IN (identity hashes)` (or NOT IN). On PostgreSQL the hashes travel as one text parameter,
+    split by string_to_array (they are hex: a comma separates them safely), so the statement text stays the
+    same whatever their count (SQLAlchemy and psycopg cache it) and nothing is quoted per value: `= ANY(...)`
+    for an index lookup; NOT IN over unnest(...), a hashed subplan built once (an expression over the
+    parameter in `<> ALL(...)` would be evaluated for every row under a prepared statement's generic plan)."""
+    people = sorted(set(identity_hashes))
+    if dialect == "postgresql":
+        array = sa.func.string_to_array(sa.bindparam(None, ",".join(people), type_=sa.Text), ",")
+        if negate:
+            return column.not_in(sa.select(sa.func.unnest(array)).scalar_subquery())
+        return column == sa.any_(array)
+    return column.not_in(people) if negate else column.in_(people)
+
+
+def _given(sources: Sequence[Presence], max_stay: timedelta) -> sa.CTE:
+    """The sources as a VALUES list (n, venue_id, lo, p_from, p_until, src), `lo` the earliest start of a
+    stay that can overlap."""
+    # A CTE, not a FROM (VALUES ...) AS t(cols): SQLite has no column aliases on a derived table.
+    values = sa.values(
+        sa.column("n", sa.Integer),
+        sa.column("venue_id", sa.Integer),
+        sa.column("lo", UtcDateTime),
+        sa.column("p_from", UtcDateTime),
+        sa.column("p_until", UtcDateTime),
+        sa.column("src", sa.String),
+        name="given",
+    ).data(
+        [(n, p.venue_id, p.start - max_stay, p.start, p.end, p.identity_hash) for n, p in enumerate(sources)]
+    )
+    return values.cte("given")
+
+
+def _stays_at_sources(
+    given: sa.CTE,
+    source: str,
+    table: sa.Table,
+    at: sa.Column[datetime],
+    window: tuple[datetime, datetime],
+    exclude: Collection[str],
+) -> sa.Select[tuple[int, str, int, str, datetime, datetime]]:
+    """The stays in `table` (check-ins or crossings, `at` their start) that overlap a source's presence
+    inside the window, other than the source's own and `exclude`'s, with the overlap as start and end."""
+    # SQLite's max() and min() with several arguments are scalars, PostgreSQL's greatest() and least().
+    start = sa.func.max(at, given.c.p_from, sa.literal(window[0], UtcDateTime), type_=UtcDateTime)
+    end = sa.func.min(
+        table.c.present_until, given.c.p_until, sa.literal(window[1], UtcDateTime), type_=UtcDateTime
+    )
+    overlapping = sa.and_(
+        table.c.venue_id == given.c.venue_id,
+        at >= given.c.lo,
+        at < given.c.p_until,
+        table.c.present_until > given.c.p_from,
+        table.c.identity_hash != given.c.src,
+    )
+    return (
+        sa.select(
+            given.c.n,
+            table.c.identity_hash,
+            table.c.venue_id,
+            sa.literal(source).label("source"),
+            start.label("start"),
+            end.label("end"),
+        )
+        .select_from(given)
+        .join(table, overlapping)
+        .where(start < end, _among(table.c.identity_hash, exclude, "sqlite", negate=True))
+    )
+
+
+def _spans(sources: Sequence[Presence]) -> tuple[list[int], list[tuple[int, datetime, datetime]]]:
+    """Each source's span, and the spans (venue, start, end): the unions of a venue's overlapping
+    presences (pure). At a busy place the F1s' presences overlap a lot (they met the case there)."""
+    span_of = [0] * len(sources)
+    spans: list[tuple[int, datetime, datetime]] = []
+    for n in sorted(range(len(sources)), key=lambda i: (sources[i].venue_id, sources[i].start)):
+        p = sources[n]
+        if spans and spans[-1][0] == p.venue_id and p.start <= spans[-1][2]:
+            venue_id, start, end = spans[-1]
+            spans[-1] = (venue_id, start, max(end, p.end))
+        else:
+            spans.append((p.venue_id, p.start, p.end))
+        span_of[n] = len(spans) - 1
+    return span_of, spans
+
+
+def _unnest(name: str, *columns: tuple[str, sa.types.TypeEngine[Any], Sequence[Any]]) -> sa.CTE:
+    """A CTE over parallel arrays (PostgreSQL): one parameter per column, whatever the number of rows."""
+    arrays = [sa.bindparam(f"{name}_{column}", list(values), type_=kind) for column, kind, values in columns]
+    table = (
+        sa.func.unnest(*arrays)
+        .table_valued(*(sa.column(column, kind.item_type) for column, kind, _ in columns))  # type: ignore[attr-defined]
+        .render_derived(with_types=False)
+    )
+    return sa.select(table).cte(name)
+
+
+def _stays_at_sources_postgresql(
+    sources: Sequence[Presence],
+    max_stay: timedelta,
+    window: tuple[datetime, datetime],
+    exclude: Collection[str],
+) -> sa.CompoundSelect[tuple[int, str, int, str, datetime, datetime]]:
+    """What _stays_at_sources gives, on PostgreSQL: each span's stays are read once (one index range scan
+    from the span's start minus the longest stay), then paired with the sources of that span."""
+    span_of, spans = _spans(sources)
+    longest = sa.literal(max_stay, sa.Interval())
+    stamps = postgresql.ARRAY(UtcDateTime)
+    given = _unnest(
+        "given",
+        ("n", postgresql.ARRAY(sa.Integer), range(len(sources))),
+        ("span", postgresql.ARRAY(sa.Integer), span_of),
+        ("p_from", stamps, [p.start for p in sources]),
+        ("p_until", stamps, [p.end for p in sources]),
+        ("src", postgresql.ARRAY(sa.String), [p.identity_hash for p in sources]),
+    )
+    span = _unnest(
+        "span",
+        ("span", postgresql.ARRAY(sa.Integer), range(len(spans))),
+        ("venue_id", postgresql.ARRAY(sa.Integer), [venue_id for venue_id, _, _ in spans]),
+        ("p_from", stamps, [start for _, start, _ in spans]),
+        ("p_until", stamps, [end for _, _, end in spans]),
+    )
+    selects = []
+    for source, table, at in (
+        ("checkin", checkins, checkins.c.checked_in_at),
+        ("crossing", crossings, crossings.c.crossed_at),
+    ):
+        # A LATERAL subquery with OFFSET 0 (which PostgreSQL does not flatten) keeps one index range scan
+        # per span whatever the row estimate of unnest() (otherwise a hash join over a sequential scan of
+        # the table was chosen, ten times slower).
+        stays = (
+            sa.select(table.c.identity_hash, at.label("at"), table.c.present_until)
+            .where(
+                table.c.venue_id == span.c.venue_id,
+                at >= span.c.p_from - longest,
+                at < span.c.p_until,
+                table.c.present_until > span.c.p_from,
+            )
+            .offset(0)
+            .lateral()
+        )
+        read = sa.select(span.c.span, span.c.venue_id, stays).select_from(span).join(stays, sa.true()).cte()
+        start = sa.func.greatest(
+            read.c.at, given.c.p_from, sa.literal(window[0], UtcDateTime), type_=UtcDateTime
+        )
+        end = sa.func.least(
+            read.c.present_until, given.c.p_until, sa.literal(window[1], UtcDateTime), type_=UtcDateTime
+        )
+        selects.append(
+            sa.select(
+                given.c.n,
+                read.c.identity_hash,
+                read.c.venue_id,
+                sa.literal(source).label("source"),
+                start.label("start"),
+                end.label("end"),
+            )
+            .select_from(read)
+            .join(
+                given,
+                sa.and_(
+                    given.c.span == read.c.span,
+                    read.c.at >= given.c.p_from - longest,
+                    read.c.at < given.c.p_until,
+                    read.c.present_until > given.c.p_from,
+                    read.c.identity_hash != given.c.src,
+                ),
+            )
+            .where(start < end, _among(read.c.identity_hash, exclude, "postgresql", negate=True))
+        )
+    return sa.union_all(*selects)
+
+
 class TracingRecords(Records):
     """Set-based reads for contact tracing, and pending orders for the contacts found."""
 
@@ -96,95 +285,50 @@ class TracingRecords(Records):
         """The check-ins and crossings of these people that overlap [start, end)."""
         if not identity_hashes:
             return []
-        people = sorted(set(identity_hashes))
-        query = _presence_selects(
-            sa.and_(
-                checkins.c.identity_hash.in_(people),
-                checkins.c.checked_in_at >= start - max_stay,
-                checkins.c.checked_in_at < end,
-                checkins.c.present_until > start,
-            ),
-            sa.and_(
-                crossings.c.identity_hash.in_(people),
-                crossings.c.crossed_at >= start - max_stay,
-                crossings.c.crossed_at < end,
-                crossings.c.present_until > start,
-            ),
-        )
         with self._tx(conn) as c:
+            dialect = c.dialect.name
+            query = _presence_selects(
+                sa.and_(
+                    _among(checkins.c.identity_hash, identity_hashes, dialect),
+                    checkins.c.checked_in_at >= start - max_stay,
+                    checkins.c.checked_in_at < end,
+                    checkins.c.present_until > start,
+                ),
+                sa.and_(
+                    _among(crossings.c.identity_hash, identity_hashes, dialect),
+                    crossings.c.crossed_at >= start - max_stay,
+                    crossings.c.crossed_at < end,
+                    crossings.c.present_until > start,
+                ),
+            )
             return [Presence(r.identity_hash, r.venue_id, r.source, r.start, r.end) for r in c.execute(query)]
 
-    def encounters(
+    def overlaps(
         self,
         sources: Sequence[Presence],
         max_stay: timedelta,
+        window: tuple[datetime, datetime],
+        exclude: Collection[str] = (),
         *,
         conn: Connection | None = None,
-    ) -> list[Encounter]:
-        """Everyone else whose check-in or crossing overlaps one of `sources` at the same place."""
+    ) -> list[Overlap]:
+        """Everyone else (and not in `exclude`) whose check-in or crossing overlaps one of `sources` at the
+        same place inside the window: one row per pair of stays, the overlap clipped in the statement."""
         if not sources:
             return []
-        given = sa.values(
-            sa.column("n", sa.Integer),
-            sa.column("venue_id", sa.Integer),
-            sa.column("lo", UtcDateTime),
-            sa.column("p_from", UtcDateTime),
-            sa.column("p_until", UtcDateTime),
-            sa.column("src", sa.String),
-            name="given",
-        ).data(
-            [
-                (n, p.venue_id, p.start - max_stay, p.start, p.end, p.identity_hash)
-                for n, p in enumerate(sources)
-            ]
-        )
-        # A CTE, not a FROM (VALUES ...) AS t(cols): SQLite has no column aliases on a derived table.
-        v = given.cte("given")
-        query = sa.union_all(
-            sa.select(
-                v.c.n,
-                checkins.c.identity_hash,
-                checkins.c.venue_id,
-                sa.literal("checkin").label("source"),
-                checkins.c.checked_in_at.label("start"),
-                checkins.c.present_until.label("end"),
-            )
-            .select_from(v)
-            .join(
-                checkins,
-                sa.and_(
-                    checkins.c.venue_id == v.c.venue_id,
-                    checkins.c.checked_in_at >= v.c.lo,
-                    checkins.c.checked_in_at < v.c.p_until,
-                    checkins.c.present_until > v.c.p_from,
-                    checkins.c.identity_hash != v.c.src,
-                ),
-            ),
-            sa.select(
-                v.c.n,
-                crossings.c.identity_hash,
-                crossings.c.venue_id,
-                sa.literal("crossing").label("source"),
-                crossings.c.crossed_at.label("start"),
-                crossings.c.present_until.label("end"),
-            )
-            .select_from(v)
-            .join(
-                crossings,
-                sa.and_(
-                    crossings.c.venue_id == v.c.venue_id,
-                    crossings.c.crossed_at >= v.c.lo,
-                    crossings.c.crossed_at < v.c.p_until,
-                    crossings.c.present_until > v.c.p_from,
-                    crossings.c.identity_hash != v.c.src,
-                ),
-            ),
-        )
         with self._tx(conn) as c:
-            return [
-                Encounter(sources[r.n], Presence(r.identity_hash, r.venue_id, r.source, r.start, r.end))
-                for r in c.execute(query)
-            ]
+            if c.dialect.name == "postgresql":
+                query = _stays_at_sources_postgresql(sources, max_stay, window, exclude)
+            else:
+                given = _given(sources, max_stay)
+                query = sa.union_all(
+                    _stays_at_sources(given, "checkin", checkins, checkins.c.checked_in_at, window, exclude),
+                    _stays_at_sources(given, "crossing", crossings, crossings.c.crossed_at, window, exclude),
+                )
+            # Row objects in small batches, each dropped once copied: few of them live long enough for the
+            # garbage collector to promote them (an F2 trace reads thousands of rows; full collections of
+            # the process's heap would otherwise follow, adding tens of milliseconds).
+            return [cast(Overlap, tuple(row)) for rows in c.execute(query).partitions(500) for row in rows]
 
     def housemates(
         self, identity_hashes: Collection[str], *, conn: Connection | None = None
@@ -194,26 +338,24 @@ class TracingRecords(Records):
             return []
         other = citizens.alias("other")
         key = sa.func.lower(sa.func.trim(citizens.c.address))
-        query = (
-            sa.select(
-                citizens.c.identity_hash,
-                other.c.identity_hash.label("housemate"),
-                citizens.c.ward_id,
-                citizens.c.address,
-            )
-            .join(
-                other,
-                sa.and_(
-                    other.c.ward_id == citizens.c.ward_id,
-                    sa.func.lower(sa.func.trim(other.c.address)) == key,
-                    other.c.id != citizens.c.id,
-                ),
-            )
-            .where(
-                citizens.c.identity_hash.in_(sorted(set(identity_hashes))), citizens.c.address.is_not(None)
-            )
+        query = sa.select(
+            citizens.c.identity_hash,
+            other.c.identity_hash.label("housemate"),
+            citizens.c.ward_id,
+            citizens.c.address,
+        ).join(
+            other,
+            sa.and_(
+                other.c.ward_id == citizens.c.ward_id,
+                sa.func.lower(sa.func.trim(other.c.address)) == key,
+                other.c.id != citizens.c.id,
+            ),
         )
         with self._tx(conn) as c:
+            query = query.where(
+                _among(citizens.c.identity_hash, identity_hashes, c.dialect.name),
+                citizens.c.address.is_not(None),
+            )
             return [Housemate(r.identity_hash, r.housemate, r.ward_id, r.address) for r in c.execute(query)]
 
     def citizens_by_hash(
@@ -222,8 +364,10 @@ class TracingRecords(Records):
         """The registered citizens among these people, by identity hash."""
         if not identity_hashes:
             return {}
-        query = sa.select(citizens).where(citizens.c.identity_hash.in_(sorted(set(identity_hashes))))
         with self._tx(conn) as c:
+            query = sa.select(citizens).where(
+                _among(citizens.c.identity_hash, identity_hashes, c.dialect.name)
+            )
             return {row["identity_hash"]: Citizen.from_row(row) for row in c.execute(query).mappings()}
 
     def place_pending_order(

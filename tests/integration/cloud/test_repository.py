@@ -61,7 +61,7 @@ def insert_alert(repo: Repository, alert: Alert) -> Alert:
 
 def test_migrations_apply_match_the_schema_and_are_idempotent(repo: Repository, database_url: str) -> None:
     upgrade(database_url)  # a second run is a no-op
-    assert current_revision(repo.engine) == "0010"
+    assert current_revision(repo.engine) == "0011"
     with repo.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata) == []
 
