@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from cloud.access import STAFF, Actor, Role
 from cloud.auth import CITIZEN_HANDLE_PATTERN, Passwords
 from cloud.errors import ConflictError, NotFoundError, UnavailableError, UnprocessableError
-from cloud.identity import IdentityHasher
+from cloud.identity import IdentityHasher, hash_identity_number
 from cloud.storage.records import Citizen
 from cloud.storage.repository import Repository
 from gateway.protocol import utc_from_timestamp
@@ -114,7 +114,4 @@ class CitizenService:
 
     @staticmethod
     def _hash(hasher: IdentityHasher, identity_number: str) -> str:
-        try:
-            return hasher.hash(identity_number)
-        except ValueError as exc:
-            raise UnprocessableError(str(exc)) from None
+        return hash_identity_number(hasher, identity_number)

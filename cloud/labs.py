@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from cloud.access import Actor, Role
-from cloud.errors import ConflictError, ForbiddenError, NotFoundError, UnavailableError, UnprocessableError
-from cloud.identity import IdentityHasher
+from cloud.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError
+from cloud.identity import IdentityHasher, hash_identity_number
 from cloud.storage.labs import Case, Sample
 from cloud.storage.repository import Repository
 from gateway.protocol import utc_from_timestamp
@@ -200,12 +200,7 @@ class LabService:
         return ResultOutcome(updated, retests, case, created)
 
     def _hash(self, identity_number: str) -> str:
-        if self._hasher is None:
-            raise UnavailableError("identity numbers are not accepted on this hub (identity_hash_key unset)")
-        try:
-            return self._hasher.hash(identity_number)
-        except ValueError as exc:
-            raise UnprocessableError(str(exc)) from None
+        return hash_identity_number(self._hasher, identity_number)
 
     def _now(self) -> datetime:
         return utc_from_timestamp(self._clock.now())

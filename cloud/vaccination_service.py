@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from cloud.access import Actor, Role
 from cloud.dose_files import DoseFileFormat, DoseFileParser, ParsedDoses, RowError
 from cloud.errors import ConflictError, NotFoundError, UnavailableError, UnprocessableError
-from cloud.identity import IdentityHasher
+from cloud.identity import IdentityHasher, hash_identity_number
 from cloud.storage.records import Citizen
 from cloud.storage.repository import Repository
 from cloud.storage.vaccination import AdverseEvent, Booking, DoseRecord, Slot, VaccinationSite
@@ -330,7 +330,4 @@ class VaccinationService:
         return self._hasher
 
     def _hash(self, identity_number: str) -> str:
-        try:
-            return self._require_hasher().hash(identity_number)
-        except ValueError as exc:
-            raise UnprocessableError(str(exc)) from None
+        return hash_identity_number(self._hasher, identity_number)

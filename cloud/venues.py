@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from cloud.access import Actor, Role
 from cloud.errors import ConflictError, ForbiddenError, NotFoundError, UnavailableError, UnprocessableError
-from cloud.identity import IdentityHasher
+from cloud.identity import IdentityHasher, hash_identity_number
 from cloud.qrcodes import (
     QrCodeError,
     QrSigner,
@@ -293,12 +293,7 @@ class VenueService:
         return citizen.identity_hash
 
     def _hash(self, identity_number: str) -> str:
-        if self._hasher is None:
-            raise UnavailableError("identity numbers are not accepted on this hub (identity_hash_key unset)")
-        try:
-            return self._hasher.hash(identity_number)
-        except ValueError as exc:
-            raise UnprocessableError(str(exc)) from None
+        return hash_identity_number(self._hasher, identity_number)
 
     def _require_signer(self) -> QrSigner:
         if self._signer is None:

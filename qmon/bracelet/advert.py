@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntFlag, StrEnum
 
+from qmon.keyed_hash import hmac_sha256_states
+
 COMPANY_ID = 0xFFFF
 FORMAT_VERSION = 1
 SIGNED_LEN = 15
@@ -144,9 +146,7 @@ class AdvertSigner:
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_LEN:
             raise ValueError(f"bracelet key must be {KEY_LEN} bytes")
-        block = key.ljust(hashlib.sha256().block_size, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block) + _TAG_PREFIX)
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        self._inner, self._outer = hmac_sha256_states(key, _TAG_PREFIX)
 
     def tag(self, signed: bytes) -> bytes:
         """The 4-byte authentication tag over the signed part of the payload."""
