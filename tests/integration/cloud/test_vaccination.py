@@ -10,8 +10,6 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 
-from cloud.dose_bench import measure_bulk_doses
-from cloud.storage.migrate import upgrade
 from cloud.storage.repository import Repository
 from cloud.storage.schema import vaccine_doses
 from tests.integration.cloud.support import hub_http
@@ -312,17 +310,3 @@ async def test_malformed_requests_get_4xx_never_500(api: VaxApi) -> None:
     for method, path, body in as_citizen:
         response = await api.request(method, path, citizen, json=body)
         assert 400 <= response.status_code < 500, (path, response.status_code, response.text)
-
-
-@pytest.mark.postgres
-def test_the_bulk_benchmark_stores_every_row_and_compares_with_copy(postgres_url: str) -> None:
-    upgrade(postgres_url)
-    repository = Repository.from_url(postgres_url)
-    try:
-        result = measure_bulk_doses(repository, rows=2000)
-        assert result["inserted"] == 2000 and stored_doses(repository) == 2000
-        assert result["doses_bulk_per_s"] > 0 and result["raw_copy_rows_per_s"] > 0 and result["ratio"] > 0
-        with repository.read() as conn:
-            assert "qmon_bench_raw_doses" not in sa.inspect(conn).get_table_names()
-    finally:
-        repository.close()
