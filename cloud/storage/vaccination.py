@@ -310,7 +310,7 @@ class VaccinationRecords(Records):
                     self.bulk.insert(conn, vaccine_doses, DOSE_COLUMNS, rows)
                 return len(rows)
             except sa.exc.IntegrityError:
-                pass  # some are stored already (a re-upload): skip them row by row below
+                pass  # some are stored already (a re-upload): the ON CONFLICT path below skips them
         inserted = self.bulk.insert(
             conn, vaccine_doses, DOSE_COLUMNS, rows, suffix="ON CONFLICT DO NOTHING RETURNING 1"
         )

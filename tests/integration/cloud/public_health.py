@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cloud.access import Role
 from cloud.storage.repository import Repository
 from qmon.clock import ManualClock
-from tests.integration.cloud.support import PASSWORD, hub_http, seed_officer
+from tests.integration.cloud.support import PASSWORD, LoggedIn, hub_http, seed_officer
 
 IDENTITY_KEY = "a-public-health-test-identity-key-long-enough"
 
@@ -60,28 +60,18 @@ def seed_staff(repo: Repository) -> None:
         seed_officer(repo, username, role, wards)
 
 
-class Api:
+class Api(LoggedIn):
     """An HTTP client on the app (lifespan running) that logs in once per user name."""
 
     def __init__(self, client: httpx.AsyncClient, repo: Repository, clock: ManualClock) -> None:
-        self.client = client
+        super().__init__(client)
         self.repo = repo
         self.clock = clock
-        self._tokens: dict[str, str] = {}
-
-    async def headers(self, username: str) -> dict[str, str]:
-        if username not in self._tokens:
-            response = await self.client.post(
-                "/api/v1/auth/token", data={"username": username, "password": PASSWORD}
-            )
-            assert response.status_code == 200, response.text
-            self._tokens[username] = response.json()["access_token"]
-        return {"Authorization": f"Bearer {self._tokens[username]}"}
 
     def advance(self, seconds: float) -> None:
         """Move the hub's clock on; tokens issued before have expired by then, so log in again."""
         self.clock.advance(seconds)
-        self._tokens.clear()
+        self.forget_tokens()
 
     async def get(self, path: str, as_: str, **kwargs: Any) -> httpx.Response:
         return await self.client.get("/api/v1" + path, headers=await self.headers(as_), **kwargs)

@@ -259,6 +259,30 @@ def seed_officer(repo: Repository, username: str, role: Role, wards: list[str]) 
     )
 
 
+class LoggedIn:
+    """An HTTP client on the hub that signs each user in once (PASSWORD) and keeps their token."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self._tokens: dict[str, str] = {}
+
+    async def login(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        """One sign-in attempt through the token endpoint."""
+        return await self.client.post("/api/v1/auth/token", data={"username": username, "password": password})
+
+    async def headers(self, username: str) -> dict[str, str]:
+        """The bearer header of `username`, signing in on first use."""
+        if username not in self._tokens:
+            response = await self.login(username)
+            assert response.status_code == 200, response.text
+            self._tokens[username] = response.json()["access_token"]
+        return {"Authorization": f"Bearer {self._tokens[username]}"}
+
+    def forget_tokens(self) -> None:
+        """Sign everyone in again on their next request (tokens issued before have expired)."""
+        self._tokens.clear()
+
+
 NO_RATE_LIMITS = {
     name: "1000000/minute"
     for name in ("sign_in_client", "sign_in_account", "registration", "lookup", "verify")

@@ -16,6 +16,7 @@ from gateway.protocol import EventType, SiteState
 from tests.integration.cloud.support import (
     FACILITY,
     PASSWORD,
+    LoggedIn,
     event_message,
     hub_http,
     room_event_message,
@@ -37,22 +38,12 @@ ORDER_BODY: dict[str, Any] = {
 }
 
 
-class Api:
+class Api(LoggedIn):
     """An HTTP client on the app (in process, lifespan running) plus log-in helpers per seeded officer."""
 
     def __init__(self, client: httpx.AsyncClient, hub: Hub) -> None:
-        self.client = client
+        super().__init__(client)
         self.hub = hub
-        self._tokens: dict[str, str] = {}
-
-    async def headers(self, username: str) -> dict[str, str]:
-        if username not in self._tokens:
-            response = await self.client.post(
-                "/api/v1/auth/token", data={"username": username, "password": PASSWORD}
-            )
-            assert response.status_code == 200, response.text
-            self._tokens[username] = response.json()["access_token"]
-        return {"Authorization": f"Bearer {self._tokens[username]}"}
 
     async def get(self, path: str, as_: str, **kwargs: Any) -> httpx.Response:
         return await self.client.get(path, headers=await self.headers(as_), **kwargs)

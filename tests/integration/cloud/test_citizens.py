@@ -14,7 +14,7 @@ from cloud.access import Role
 from cloud.errors import InvalidRequestError
 from cloud.storage.repository import Repository
 from cloud.storage.schema import citizens, declarations
-from tests.integration.cloud.support import PASSWORD, hub_http, seed_officer
+from tests.integration.cloud.support import PASSWORD, LoggedIn, hub_http, seed_officer
 from tests.unit.cloud.builders import T0
 
 IDENTITY_KEY = "a-citizens-test-identity-hash-key-long-enough"
@@ -60,23 +60,12 @@ FEEDBACK: dict[str, Any] = {
 }
 
 
-class Api:
+class Api(LoggedIn):
     """An HTTP client on the app (lifespan running) that logs in once per user name."""
 
     def __init__(self, client: httpx.AsyncClient, repo: Repository) -> None:
-        self.client = client
+        super().__init__(client)
         self.repo = repo
-        self._tokens: dict[str, str] = {}
-
-    async def login(self, username: str, password: str = PASSWORD) -> httpx.Response:
-        return await self.client.post("/api/v1/auth/token", data={"username": username, "password": password})
-
-    async def headers(self, username: str) -> dict[str, str]:
-        if username not in self._tokens:
-            response = await self.login(username)
-            assert response.status_code == 200, response.text
-            self._tokens[username] = response.json()["access_token"]
-        return {"Authorization": f"Bearer {self._tokens[username]}"}
 
     async def get(self, path: str, as_: str, **kwargs: Any) -> httpx.Response:
         return await self.client.get(path, headers=await self.headers(as_), **kwargs)

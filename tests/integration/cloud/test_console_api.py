@@ -18,7 +18,7 @@ from cloud.storage.telemetry import TelemetryPoint
 from gateway.protocol import EventType, SiteState
 from tests.integration.cloud.support import (
     FACILITY,
-    PASSWORD,
+    LoggedIn,
     event_message,
     hub_http,
     room_telemetry_message,
@@ -34,25 +34,17 @@ OTHER_DEVICE, OTHER_SITE = "0b0b0b0b", "home-0002"
 WARD_B_DEVICE, WARD_B_SITE = "0c0c0c0c", "home-0003"
 
 
-class Client:
+class Client(LoggedIn):
     """The app in process, with a token per seeded account."""
 
     def __init__(self, http: httpx.AsyncClient, hub: Hub) -> None:
+        super().__init__(http)
         self.http = http
         self.hub = hub
-        self._tokens: dict[str, str] = {}
 
     async def get(self, path: str, as_: str, **params: Any) -> httpx.Response:
         """GET with the account's bearer token."""
-        if as_ not in self._tokens:
-            response = await self.http.post(
-                "/api/v1/auth/token", data={"username": as_, "password": PASSWORD}
-            )
-            assert response.status_code == 200, response.text
-            self._tokens[as_] = response.json()["access_token"]
-        return await self.http.get(
-            path, params=params, headers={"Authorization": f"Bearer {self._tokens[as_]}"}
-        )
+        return await self.http.get(path, params=params, headers=await self.headers(as_))
 
     def ingest(self, *messages: tuple[str, bytes]) -> None:
         """Apply messages through the hub's own batch processor."""

@@ -24,9 +24,9 @@ from gateway.protocol import CommandType, SnapshotError, utc_from_timestamp
 from qmon.clock import ManualClock
 from tests.integration.cloud.support import (
     FACILITY,
-    PASSWORD,
     SNAPSHOT_JPEG,
     FakeCommandSender,
+    LoggedIn,
     fast_passwords,
     seed_officer,
     seed_room_order,
@@ -39,25 +39,17 @@ TIMEOUT_S, RETENTION_S = 30.0, 900.0
 ROOM_URL = f"/api/v1/rooms/{FACILITY}/{ROOM}/snapshots"
 
 
-class SnapshotApi:
+class SnapshotApi(LoggedIn):
     """The hub app in process (lifespan running, no broker) with its fake command sender and clock."""
 
     def __init__(
         self, client: httpx.AsyncClient, hub: Hub, sender: FakeCommandSender, clock: ManualClock
     ) -> None:
-        self.client, self.hub, self.sender, self.clock = client, hub, sender, clock
-        self._tokens: dict[str, str] = {}
+        super().__init__(client)
+        self.hub, self.sender, self.clock = hub, sender, clock
 
     async def call(self, method: str, path: str, as_: str) -> httpx.Response:
-        if as_ not in self._tokens:
-            response = await self.client.post(
-                "/api/v1/auth/token", data={"username": as_, "password": PASSWORD}
-            )
-            assert response.status_code == 200, response.text
-            self._tokens[as_] = response.json()["access_token"]
-        return await self.client.request(
-            method, path, headers={"Authorization": f"Bearer {self._tokens[as_]}"}
-        )
+        return await self.client.request(method, path, headers=await self.headers(as_))
 
     async def request(self, as_: str = "officer-a") -> dict[str, Any]:
         response = await self.call("POST", ROOM_URL, as_)

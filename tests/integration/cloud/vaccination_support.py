@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 
 from cloud.access import Role
 from cloud.storage.repository import Repository
-from tests.integration.cloud.support import PASSWORD, seed_officer
+from tests.integration.cloud.support import PASSWORD, LoggedIn, seed_officer
 from tests.unit.certificates.builders import make_signing_material
 
 IDENTITY_KEY = "a-vaccination-test-identity-hash-key-long"
@@ -31,21 +31,11 @@ def seed_staff(repo: Repository) -> None:
     seed_officer(repo, "officer-a", Role.WARD_OFFICER, ["ward-a"])
 
 
-class VaxApi:
+class VaxApi(LoggedIn):
     """An HTTP client on the hub that logs each user in once and registers citizens."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-        self._tokens: dict[str, str] = {}
-
-    async def headers(self, username: str) -> dict[str, str]:
-        if username not in self._tokens:
-            response = await self.client.post(
-                "/api/v1/auth/token", data={"username": username, "password": PASSWORD}
-            )
-            assert response.status_code == 200, response.text
-            self._tokens[username] = response.json()["access_token"]
-        return {"Authorization": f"Bearer {self._tokens[username]}"}
+        super().__init__(client)
 
     async def request(self, method: str, path: str, as_: str | None, **kwargs: Any) -> httpx.Response:
         headers = {**kwargs.pop("headers", {}), **(await self.headers(as_) if as_ else {})}
