@@ -99,15 +99,16 @@ def _among(
 ) -> sa.ColumnElement[bool]:
     """`column IN (identity hashes)` (or NOT IN). On PostgreSQL the hashes travel as one text parameter,
     split by string_to_array (they are hex: a comma separates them safely), so the statement text stays the
-    same whatever their count (SQLAlchemy and psycopg cache it) and nothing is quoted per value: `= ANY(...)`
-    for an index lookup; NOT IN over unnest(...), a hashed subplan built once (an expression over the
-    parameter in `<> ALL(...)` would be evaluated for every row under a prepared statement's generic plan)."""
+    same whatever their count (SQLAlchemy and psycopg cache it) and nothing is quoted per value. Both ways
+    read the hashes through `unnest(...)` in a subquery, which PostgreSQL evaluates once: a hashed subplan or
+    semi-join over a small table, index probes over a large one. `= ANY(string_to_array(...))` would be
+    cheaper to write but, under a prepared statement's generic plan, a sequential scan re-splits the whole
+    parameter for every row (4.8 s for 6,000 hashes against 2,000 citizens not yet analyzed)."""
     people = sorted(set(identity_hashes))
     if dialect == "postgresql":
         array = sa.func.string_to_array(sa.bindparam(None, ",".join(people), type_=sa.Text), ",")
-        if negate:
-            return column.not_in(sa.select(sa.func.unnest(array)).scalar_subquery())
-        return column == sa.any_(array)
+        listed = sa.select(sa.func.unnest(array)).scalar_subquery()
+        return column.not_in(listed) if negate else column.in_(listed)
     return column.not_in(people) if negate else column.in_(people)
 
 
