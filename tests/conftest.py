@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from cloud.storage.repository import Repository
 from gateway.acl import MqttRole
 from qmon.embedded_broker import BrokerAccount, EmbeddedBroker
-from tests.support.services import MosquittoFactory, MosquittoInstance, postgres_database
+from tests.support.services import MigratedTemplates, MosquittoFactory, MosquittoInstance, postgres_database
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -80,3 +81,31 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     else:
         with postgres_database() as url:
             yield url
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    """Databases migrated once per session, copied for each test (see MigratedTemplates)."""
+    templates = MigratedTemplates(tmp_path_factory.mktemp("migrated"))
+    yield templates
+    templates.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def migrated_database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: MigratedTemplates
+) -> Iterator[str]:
+    """Like database_url, but already migrated to the head revision."""
+    if request.param == "sqlite":
+        yield migrated_templates.sqlite_url(tmp_path)
+    else:
+        with migrated_templates.postgres_url() as url:
+            yield url
+
+
+@pytest.fixture
+def repo(migrated_database_url: str) -> Iterator[Repository]:
+    """A migrated repository on SQLite and on PostgreSQL (two runs of each test)."""
+    repository = Repository.from_url(migrated_database_url)
+    yield repository
+    repository.close()

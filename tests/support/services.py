@@ -6,6 +6,7 @@ Under CI=true a missing service is a failure, never a silent skip.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from qmon.mosquitto import MosquittoInstance, mosquitto_binary, start_mosquitto,
 from qmon.victoria import VictoriaInstance, start_victoria, victoria_binary
 
 __all__ = [
+    "MigratedTemplates",
     "MosquittoFactory",
     "MosquittoInstance",
     "VictoriaFactory",
@@ -130,18 +132,74 @@ def postgres_available() -> bool:
         return False
 
 
+def sqlalchemy_url(name: str) -> str:
+    """The SQLAlchemy URL of database `name` on the tests' PostgreSQL server."""
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"{base}/{name}"
+
+
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """Create a fresh database, yield its SQLAlchemy URL, drop it afterwards."""
+def postgres_database(template: str | None = None) -> Iterator[str]:
+    """Create a fresh database (a copy of `template` if given), yield its SQLAlchemy URL; drop it after."""
     import psycopg
 
     require(postgres_available(), f"PostgreSQL at {PG_ADMIN_URL}")
     name = f"qmon_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     try:
-        yield f"{base}/{name}"
+        yield sqlalchemy_url(name)
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class MigratedTemplates:
+    """Databases migrated to the head revision once per test session, copied for each test that needs one.
+
+    Copying a migrated SQLite file or creating a PostgreSQL database from a migrated template takes a
+    fraction of running the migrations again (about 0.5 s on PostgreSQL) for each of some 400 tests."""
+
+    def __init__(self, workdir: Path) -> None:
+        self._workdir = workdir
+        self._sqlite: Path | None = None
+        self._postgres: str | None = None
+
+    def sqlite_url(self, directory: Path) -> str:
+        """The URL of a new migrated SQLite file in `directory`."""
+        from cloud.storage.migrate import upgrade
+
+        if self._sqlite is None:
+            template = self._workdir / "template.db"
+            upgrade(f"sqlite:///{template}")
+            self._sqlite = template
+        target = directory / "hub.db"
+        shutil.copyfile(self._sqlite, target)
+        return f"sqlite:///{target}"
+
+    @contextmanager
+    def postgres_url(self) -> Iterator[str]:
+        """A new migrated PostgreSQL database (dropped afterwards)."""
+        import psycopg
+
+        from cloud.storage.migrate import upgrade
+
+        if self._postgres is None:
+            require(postgres_available(), f"PostgreSQL at {PG_ADMIN_URL}")
+            name = f"qmon_template_{uuid.uuid4().hex[:12]}"
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            self._postgres = name
+            upgrade(sqlalchemy_url(name))  # disposes its engine: no session is left on the template
+        with postgres_database(template=self._postgres) as url:
+            yield url
+
+    def close(self) -> None:
+        """Drop the PostgreSQL template."""
+        if self._postgres is not None:
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self._postgres}" WITH (FORCE)')
+            self._postgres = None

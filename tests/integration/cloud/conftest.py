@@ -10,9 +10,9 @@ import pytest
 from cloud.alerts import AlertService
 from cloud.processor import BatchProcessor
 from cloud.rules import Policy
-from cloud.storage.migrate import upgrade
 from cloud.storage.repository import Repository
 from qmon.clock import ManualClock
+from tests.support.services import MigratedTemplates
 from tests.unit.cloud.builders import T0
 
 
@@ -23,20 +23,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def repo(database_url: str) -> Iterator[Repository]:
-    """A migrated repository on SQLite and on PostgreSQL (two runs of each test)."""
-    upgrade(database_url)
-    repository = Repository.from_url(database_url)
-    yield repository
-    repository.close()
-
-
-@pytest.fixture
-def sqlite_repo(tmp_path: Path) -> Iterator[Repository]:
+def sqlite_repo(tmp_path: Path, migrated_templates: MigratedTemplates) -> Iterator[Repository]:
     """A migrated repository on an SQLite file only (for tests where the database does not matter)."""
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    upgrade(url)
-    repository = Repository.from_url(url)
+    repository = Repository.from_url(migrated_templates.sqlite_url(tmp_path))
     yield repository
     repository.close()
 

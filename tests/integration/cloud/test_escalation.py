@@ -154,14 +154,14 @@ def test_deadlines_escalate_level_by_level_then_reminders_repeat_until_acknowled
 
 
 def test_escalation_survives_a_restart_without_losing_or_repeating(
-    repo: Repository, clock: ManualClock, database_url: str
+    repo: Repository, clock: ManualClock, migrated_database_url: str
 ) -> None:
     alert = open_alert(repo, clock)
     service(repo, clock).sweep()
     clock.advance(900)
     assert service(repo, clock).sweep() == 1  # level 1
 
-    restarted = Repository.from_url(database_url)  # a new hub process on the same database
+    restarted = Repository.from_url(migrated_database_url)  # a new hub process on the same database
     try:
         again = service(restarted, clock)
         assert again.sweep() == 0  # level 1 is not repeated

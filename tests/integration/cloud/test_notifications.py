@@ -202,7 +202,7 @@ async def test_a_targets_notifications_go_in_order_and_wait_behind_a_failure(
 
 
 async def test_a_receiver_that_is_down_is_retried_and_nothing_is_lost(
-    repo: Repository, clock: ManualClock, receiver_factory: Any, database_url: str
+    repo: Repository, clock: ManualClock, receiver_factory: Any, migrated_database_url: str
 ) -> None:
     port = free_port()  # nothing listens there: connection refused
     notify = settings(f"http://127.0.0.1:{port}/hook")
@@ -218,7 +218,7 @@ async def test_a_receiver_that_is_down_is_retried_and_nothing_is_lost(
         await send.aclose()
     # The hub restarts meanwhile; the receiver comes back on its port; the pending row is still delivered.
     receiver = receiver_factory(port=port, now=clock.now)
-    restarted = Repository.from_url(database_url)
+    restarted = Repository.from_url(migrated_database_url)
     again = dispatcher(restarted, clock, notify, max_attempts=5)
     try:
         clock.advance(20)

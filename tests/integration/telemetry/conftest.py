@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cloud.storage.migrate import upgrade
 from cloud.storage.repository import Repository
-from tests.support.services import VictoriaFactory, VictoriaInstance
+from tests.support.services import MigratedTemplates, VictoriaFactory, VictoriaInstance
 
 
 @pytest.fixture
@@ -27,10 +26,8 @@ def victoria(victoria_factory: VictoriaFactory) -> VictoriaInstance:
 
 
 @pytest.fixture
-def sqlite_repo(tmp_path: Path) -> Iterator[Repository]:
+def sqlite_repo(tmp_path: Path, migrated_templates: MigratedTemplates) -> Iterator[Repository]:
     """A migrated repository on an SQLite file."""
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    upgrade(url)
-    repository = Repository.from_url(url)
+    repository = Repository.from_url(migrated_templates.sqlite_url(tmp_path))
     yield repository
     repository.close()
