@@ -2,7 +2,7 @@
 
 `plan_step` (pure) decides what one rule action does to an order's current alert of that type. `AlertBatch`
 applies many actions inside one ingest transaction with a constant number of statements. `AlertService`
-adds the officers' transitions and publishes every committed change to the live feed.
+adds the officers' transitions and notes and publishes every committed change to the live feed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from sqlalchemy.engine import Connection
 
 from cloud.access import Actor
 from cloud.errors import ConflictError, NotFoundError
+from cloud.escalation import EscalationState
 from cloud.rules import SEVERITY_RANK, AlertAction, OrderContext, Severity
+from cloud.storage.escalations import StoredNotification
 from cloud.storage.records import Alert, AlertChange, TimelineEntry
 from cloud.storage.repository import Repository
 from gateway.protocol import utc_from_timestamp
@@ -25,6 +27,9 @@ from qmon.clock import Clock
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 STATUSES = (OPEN, ACKNOWLEDGED, RESOLVED)
+NOTE = "note"  # an officer's note: a timeline entry that leaves the status (and the escalation) as it is
+# The change-log kind of each officer action, as the live feed reports it.
+_ACTION_CHANGES = {ACKNOWLEDGED: "acknowledged", RESOLVED: "resolved", NOTE: "noted"}
 # When several changes hit one alert in one batch, the feed reports the most telling one.
 _CHANGE_PRIORITY = {"opened": 3, "reopened": 2, "cleared": 1, "updated": 0}
 
@@ -204,7 +209,30 @@ def log_changes(
     """Append one change-log entry per (alert, kind); the entries carry the alert for the live feed."""
     rows = [{"alert_id": a.id, "ward_id": a.ward_id, "kind": k, "time": now} for a, k in items]
     ids = repo.alerts.append_changes(conn, rows)
-    return [AlertChange(i, a.id, a.ward_id, k, now, a) for i, (a, k) in zip(ids, items, strict=True)]
+    # The feed shows each alert's escalation too; an alert opened by this change has none yet.
+    states = repo.escalations.states([a.id for a, k in items if k != "opened"], conn=conn)
+    return [
+        AlertChange(i, a.id, a.ward_id, k, now, a, states.get(a.id))
+        for i, (a, k) in zip(ids, items, strict=True)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """An alert with its escalation state (None: not seen by the escalation sweep yet)."""
+
+    alert: Alert
+    escalation: EscalationState | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCase:
+    """Everything an alert's page shows: the alert, its escalation, its timeline and who was notified."""
+
+    alert: Alert
+    escalation: EscalationState | None
+    timeline: builtins.list[TimelineEntry]
+    notifications: builtins.list[StoredNotification]
 
 
 class AlertService:
@@ -237,13 +265,18 @@ class AlertService:
             found.setdefault(alert.order_id, {})[alert.type] = alert.as_dict()
         return found
 
-    def get(self, alert_id: int, actor: Actor) -> tuple[Alert, list[TimelineEntry]]:
-        """One alert of the actor's wards with its timeline."""
+    def get(self, alert_id: int, actor: Actor) -> AlertCase:
+        """One alert of the actor's wards with its escalation, timeline and notifications."""
         with self._repo.read() as conn:
             alert = self._repo.alerts.get(alert_id, conn=conn)
             if alert is None or not actor.sees(alert.ward_id):
                 raise NotFoundError(f"alert {alert_id} not found")
-            return alert, self._repo.alerts.timeline(alert_id, conn=conn)
+            return AlertCase(
+                alert,
+                self._repo.escalations.get(alert_id, conn=conn),
+                self._repo.alerts.timeline(alert_id, conn=conn),
+                self._repo.notifications.list(alert_id=alert_id, conn=conn),
+            )
 
     def list(
         self,
@@ -255,58 +288,70 @@ class AlertService:
         since: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
-    ) -> builtins.list[Alert]:
-        """Alerts of the actor's wards (or of one of them), newest first."""
+    ) -> builtins.list[AlertView]:
+        """Alerts of the actor's wards (or of one of them), newest first, with their escalation states."""
         wards = actor.ward_filter
         if ward is not None:
             wards = frozenset({ward}) if actor.sees(ward) else frozenset()
-        return self._repo.alerts.list(
-            wards=wards, status=status, type=type, since=since, limit=limit, offset=offset
-        )
+        with self._repo.read() as conn:
+            found = self._repo.alerts.list(
+                wards=wards, status=status, type=type, since=since, limit=limit, offset=offset, conn=conn
+            )
+            states = self._repo.escalations.states([a.id for a in found], conn=conn)
+        return [AlertView(a, states.get(a.id)) for a in found]
 
-    def acknowledge(self, alert_id: int, actor: Actor, note: str | None = None) -> Alert:
-        """open -> acknowledged: an officer has taken the alert on."""
-        return self._transition(alert_id, actor, ACKNOWLEDGED, note)
+    def acknowledge(self, alert_id: int, actor: Actor, note: str | None = None) -> AlertView:
+        """open -> acknowledged: an officer has taken the alert on (which stops its escalation)."""
+        return self._act(alert_id, actor, ACKNOWLEDGED, note)
 
-    def resolve(self, alert_id: int, actor: Actor, note: str) -> Alert:
+    def resolve(self, alert_id: int, actor: Actor, note: str) -> AlertView:
         """acknowledged -> resolved, with the officer's resolution note; a resolved alert never changes."""
-        return self._transition(alert_id, actor, RESOLVED, note)
+        return self._act(alert_id, actor, RESOLVED, note)
 
-    def _transition(self, alert_id: int, actor: Actor, target: str, note: str | None) -> Alert:
+    def add_note(self, alert_id: int, actor: Actor, note: str) -> AlertView:
+        """Note something on an open or acknowledged alert; its status and escalation stay as they are."""
+        return self._act(alert_id, actor, NOTE, note)
+
+    def _act(self, alert_id: int, actor: Actor, action: str, note: str | None) -> AlertView:
+        """Apply an officer's action, with its timeline and change-log entries, then tell the listeners."""
         now = self._now()
         with self._repo.write() as conn:
             alert = self._repo.alerts.get(alert_id, conn=conn, lock=True)
             if alert is None or not actor.sees(alert.ward_id):
                 raise NotFoundError(f"alert {alert_id} not found")
-            _check_transition(alert, target)
-            if target == ACKNOWLEDGED:
-                alert = replace(
-                    alert, status=ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=actor.username
-                )
-            else:
-                alert = replace(
-                    alert, status=RESOLVED, resolved_at=now, resolved_by=actor.username, resolution_note=note
-                )
-            alert = replace(alert, updated_at=now, version=alert.version + 1)
+            alert = apply_action(alert, action, actor.username, note, now)
             self._repo.alerts.update(conn, [alert.as_dict()])
-            text = f"{target} by {actor.username}" + (f": {note}" if note else "")
+            text = f"{action} by {actor.username}" + (f": {note}" if note else "")
             self._repo.alerts.add_timeline(
-                conn, [{"alert_id": alert.id, "event_id": None, "kind": target, "time": now, "note": text}]
+                conn, [{"alert_id": alert.id, "event_id": None, "kind": action, "time": now, "note": text}]
             )
-            changes = log_changes(self._repo, conn, [(alert, target)], now)
+            (change,) = log_changes(self._repo, conn, [(alert, _ACTION_CHANGES[action])], now)
+        # Every action bumps the alert's version: ingest's cached copy of it must be read again.
         for callback in list(self._listeners):
             callback(alert.order_id)
-        self.publish(changes)
-        return alert
+        self.publish([change])
+        return AlertView(alert, change.escalation)
 
     def _now(self) -> datetime:
         return utc_from_timestamp(self._clock.now())
 
 
-def _check_transition(alert: Alert, target: str) -> None:
+def apply_action(alert: Alert, action: str, username: str, note: str | None, now: datetime) -> Alert:
+    """The alert after an officer's action (acknowledged, resolved or note); ConflictError if not allowed."""
+    _check_action(alert, action)
+    if action == ACKNOWLEDGED:
+        alert = replace(alert, status=ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=username)
+    elif action == RESOLVED:
+        alert = replace(alert, status=RESOLVED, resolved_at=now, resolved_by=username, resolution_note=note)
+    return replace(alert, updated_at=now, version=alert.version + 1)
+
+
+def _check_action(alert: Alert, action: str) -> None:
+    if alert.status == RESOLVED and action == NOTE:
+        raise ConflictError(f"alert {alert.id} is resolved and a resolved alert never changes: no more notes")
     if alert.status == RESOLVED:
         raise ConflictError(f"alert {alert.id} is already resolved; a new incident opens a new alert")
-    if target == ACKNOWLEDGED and alert.status == ACKNOWLEDGED:
+    if action == ACKNOWLEDGED and alert.status == ACKNOWLEDGED:
         raise ConflictError(f"alert {alert.id} is already acknowledged by {alert.acknowledged_by}")
-    if target == RESOLVED and alert.status == OPEN:
+    if action == RESOLVED and alert.status == OPEN:
         raise ConflictError(f"alert {alert.id} is open: acknowledge it before resolving it")

@@ -51,6 +51,7 @@ from cloud.labs import LabService
 from cloud.notify.dispatcher import Dispatcher
 from cloud.notify.email import EmailNotifier
 from cloud.notify.notifier import Notifier
+from cloud.notify.outbox import Outbox
 from cloud.notify.webhook import WebhookNotifier
 from cloud.orders import OrderService
 from cloud.qrcodes import QrSigner, QrVerifier
@@ -178,7 +179,7 @@ def _build_hub(
         tokens=Tokens(settings.jwt_secret, settings.jwt_issuer, settings.token_ttl_s, clock),
         broadcaster=broadcaster,
         alerts=alerts,
-        orders=OrderService(repo, clock),
+        orders=OrderService(repo, clock, hasher, settings.order_release.to_policy()),
         devices=DeviceService(repo, clock),
         sites=SiteService(repo),
         ingest=ingest,
@@ -196,6 +197,7 @@ def _build_hub(
         aggregates=AggregateService(repo, clock, settings.local_utc_offset_minutes),
         escalation=escalation,
         notifications=dispatcher,
+        outbox=Outbox(repo, clock),
     )
 
 
@@ -228,6 +230,7 @@ def _notifications(
         retry_max_s=notify.retry_max_s,
         max_attempts=notify.max_attempts,
         batch_size=notify.batch_size,
+        claim_s=notify.claim_s,
     )
     return escalation, dispatcher
 

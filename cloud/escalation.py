@@ -97,6 +97,24 @@ def level_name(level: int) -> str:
     return LEVEL_NAMES[min(level, MAX_LEVEL)]
 
 
+@dataclass(frozen=True, slots=True)
+class EscalationOutlook:
+    """What officers are shown of an alert's escalation: the level it reached and the next step's time."""
+
+    level: int = 0
+    next_at: datetime | None = None
+
+
+def escalation_outlook(status: str, state: EscalationState | None) -> EscalationOutlook:
+    """The level an alert reached (0 until the sweep first saw it) and when the sweep acts on it next.
+
+    No next time for a resolved alert, nor while the sweep has not yet seen the alert's latest status: an
+    acknowledgement cancels what was scheduled, a reopening reminds at the next sweep."""
+    if state is None:
+        return EscalationOutlook()
+    return EscalationOutlook(state.level, state.next_at if status == state.seen_status else None)
+
+
 def plan_escalation(
     alert: AlertFacts, state: EscalationState | None, policy: EscalationPolicy, now: datetime
 ) -> EscalationStep | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -10,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from cloud.notify.settings import EscalationSettings, NotificationSettings
 from cloud.ratelimit import RateLimitPolicy
+from cloud.release import ReleasePolicy
 from cloud.rules import DEFAULT_SEVERITIES, AlertType, Policy, Severity
 from gateway.settings import MqttSettings
 from qmon.settings import StrictModel, check_secret, load_settings
@@ -196,6 +198,41 @@ class TelemetrySettings(StrictModel):
         return self
 
 
+TestKind = Literal["pcr", "rapid_antigen"]
+TEST_KINDS: tuple[TestKind, ...] = ("pcr", "rapid_antigen")
+
+
+class OrderReleaseSettings(StrictModel):
+    """What ending a quarantine order needs (cloud/release.py): the hub enforces it, not only the console."""
+
+    require_negative_test: bool = Field(
+        True,
+        description="Ending an order needs a negative lab sample of its person (reason negative_test) or a "
+        "reason that needs no test and a note (transferred, cleared, entered_in_error). false: reason "
+        "completed (the term is served) is accepted without a test.",
+    )
+    test_kinds: list[TestKind] = Field(
+        default_factory=lambda: list(TEST_KINDS),
+        min_length=1,
+        description="The kinds of test whose negative sample releases an order.",
+    )
+    max_sample_age_h: float = Field(
+        72.0,
+        gt=0,
+        le=14 * 24,
+        description="A releasing sample was collected at most this many hours before the order ends (and "
+        "not before the order started).",
+    )
+
+    def to_policy(self) -> ReleasePolicy:
+        """The pure release policy."""
+        return ReleasePolicy(
+            require_negative_test=self.require_negative_test,
+            sample_kinds=frozenset(self.test_kinds),
+            max_sample_age=timedelta(hours=self.max_sample_age_h),
+        )
+
+
 class HubSettings(StrictModel):
     """Everything the hub process needs."""
 
@@ -339,6 +376,10 @@ class HubSettings(StrictModel):
     notifications: NotificationSettings = Field(
         default_factory=lambda: NotificationSettings.model_validate({}),
         description="Webhook and e-mail notifications of alerts and escalations, their rules and retries.",
+    )
+    order_release: OrderReleaseSettings = Field(
+        default_factory=lambda: OrderReleaseSettings.model_validate({}),
+        description="What ending a quarantine order needs: a negative test (which kinds, how recent).",
     )
 
     @field_validator("jwt_secret")

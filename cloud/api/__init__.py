@@ -16,6 +16,7 @@ from cloud.api import (
     health,
     health_pass,
     labs,
+    notifications,
     orders,
     overview,
     sites,
@@ -36,6 +37,7 @@ def build_router() -> APIRouter:
     api.include_router(sites.rooms_router)
     api.include_router(overview.router)
     api.include_router(telemetry.router)
+    api.include_router(telemetry.rooms_router)
     api.include_router(snapshots.router)
     # Before citizens' routes: /citizens/me/declarations must not be taken for another citizens route.
     api.include_router(declarations.own_router)
@@ -53,6 +55,7 @@ def build_router() -> APIRouter:
     api.include_router(health_pass.router)
     api.include_router(aggregates.router)
     api.include_router(aggregates.wards_router)
+    api.include_router(notifications.router)
     router.include_router(api)
     router.include_router(health.router)
     router.include_router(console.router)

@@ -1,4 +1,5 @@
-"""Alert routes: list, read with timeline, acknowledge, resolve, and the live SSE feed."""
+"""Alert routes: list, read with timeline and notifications, acknowledge, add a note, resolve, and the live
+SSE feed. Every alert carries its escalation level and the time of its next escalation step."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from cloud.alerts import STATUSES
+from cloud.alerts import STATUSES, AlertView
 from cloud.api.deps import Hub, HubDep, OfficerDep
 from cloud.api.params import Offset, RecordId
+from cloud.escalation import EscalationState, escalation_outlook
+from cloud.notify.outbox import displayed
 from cloud.rules import AlertType
-from cloud.storage.records import AlertChange
+from cloud.storage.escalations import StoredNotification
+from cloud.storage.records import Alert, AlertChange
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 REPLAY_PAGE = 500
@@ -50,6 +54,26 @@ class AlertOut(BaseModel):
     title: str
     summary: str
     updated_at: datetime
+    escalation_level: int = Field(
+        0, description="The level the alert escalated to: 0 ward officers, 1 ward supervisors, 2 district."
+    )
+    next_escalation_at: datetime | None = Field(
+        None,
+        description="When the escalation sweep acts next if nobody does: a move up a level or a reminder "
+        "(null: nothing scheduled, the alert is resolved, or the sweep has not yet seen its latest status).",
+    )
+
+
+def alert_out(alert: Alert, escalation: EscalationState | None) -> AlertOut:
+    """An alert and its stored escalation state as officers see them."""
+    outlook = escalation_outlook(alert.status, escalation)
+    return AlertOut.model_validate(
+        {**alert.as_dict(), "escalation_level": outlook.level, "next_escalation_at": outlook.next_at}
+    )
+
+
+def _view_out(view: AlertView) -> AlertOut:
+    return alert_out(view.alert, view.escalation)
 
 
 class TimelineOut(BaseModel):
@@ -63,10 +87,43 @@ class TimelineOut(BaseModel):
     note: str
 
 
+class AlertNotificationOut(BaseModel):
+    """A notification of the alert's escalation: who was told, how, and whether it went out."""
+
+    channel: str = Field(description="webhook or email.")
+    target: str = Field(
+        description="The e-mail address; or the webhook's URL without credentials, query or token-like parts."
+    )
+    kind: str = Field(description="The escalation step: opened, escalated or reminder.")
+    level: int = Field(description="The level told: 0 ward officers, 1 ward supervisors, 2 district.")
+    status: str = Field(description="pending, sent or failed (after the last attempt).")
+    attempts: int
+    last_error: str | None
+    created_at: datetime = Field(description="When the step queued it.")
+    sent_at: datetime | None
+
+
+def notification_out(stored: StoredNotification) -> AlertNotificationOut:
+    """An outbox row as officers see it: its webhook URL without secrets, as the outbox page shows it."""
+    shown = displayed(stored)
+    return AlertNotificationOut(
+        channel=shown.channel,
+        target=shown.target,
+        kind=shown.kind,
+        level=shown.level,
+        status=shown.status,
+        attempts=shown.attempts,
+        last_error=shown.last_error,
+        created_at=shown.created_at,
+        sent_at=shown.sent_at,
+    )
+
+
 class AlertDetail(AlertOut):
-    """An alert with its timeline."""
+    """An alert with its timeline and the notifications its escalation sent."""
 
     timeline: list[TimelineOut]
+    notifications: list[AlertNotificationOut]
 
 
 class AlertPage(BaseModel):
@@ -84,6 +141,14 @@ class AcknowledgeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str | None = Field(None, max_length=2000)
+
+
+class NoteIn(BaseModel):
+    """An officer's note on an alert (surrounding blanks are dropped: a blank note is refused)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    note: str = Field(min_length=1, max_length=2000, description="What the officer found, did or learned.")
 
 
 class ResolveIn(BaseModel):
@@ -132,7 +197,7 @@ def list_alerts(
         limit=limit + 1,
         offset=offset,
     )
-    items = [AlertOut.model_validate(a) for a in found[:limit]]
+    items = [_view_out(v) for v in found[:limit]]
     return AlertPage(
         items=items, limit=limit, offset=offset, next_offset=offset + limit if len(found) > limit else None
     )
@@ -194,7 +259,9 @@ def _event(hub: Hub, change: AlertChange) -> ServerSentEvent:
 
 
 def _wire(change: AlertChange) -> str:
-    alert = AlertOut.model_validate(change.alert)
+    if change.alert is None:
+        raise ValueError(f"change {change.id} carries no alert")
+    alert = alert_out(change.alert, change.escalation)
     return AlertChangeOut(
         change_id=change.id, kind=change.kind, time=change.time, alert=alert
     ).model_dump_json()
@@ -202,11 +269,12 @@ def _wire(change: AlertChange) -> str:
 
 @router.get("/{alert_id}", response_model=AlertDetail)
 def get_alert(alert_id: RecordId, actor: OfficerDep, hub: HubDep) -> AlertDetail:
-    """One alert of the caller's wards, with its timeline."""
-    alert, timeline = hub.alerts.get(alert_id, actor)
+    """One alert of the caller's wards, with its timeline and the notifications of its escalation."""
+    case = hub.alerts.get(alert_id, actor)
     return AlertDetail(
-        **AlertOut.model_validate(alert).model_dump(),
-        timeline=[TimelineOut.model_validate(t) for t in timeline],
+        **alert_out(case.alert, case.escalation).model_dump(),
+        timeline=[TimelineOut.model_validate(t) for t in case.timeline],
+        notifications=[notification_out(n) for n in case.notifications],
     )
 
 
@@ -215,10 +283,21 @@ def acknowledge_alert(
     alert_id: RecordId, actor: OfficerDep, hub: HubDep, body: AcknowledgeIn | None = None
 ) -> AlertOut:
     """open -> acknowledged (409 from any other status); the body with a note is optional."""
-    return AlertOut.model_validate(hub.alerts.acknowledge(alert_id, actor, body.note if body else None))
+    return _view_out(hub.alerts.acknowledge(alert_id, actor, body.note if body else None))
+
+
+@router.post("/{alert_id}/notes", response_model=AlertOut, status_code=http.HTTP_201_CREATED)
+def add_note(alert_id: RecordId, body: NoteIn, actor: OfficerDep, hub: HubDep) -> AlertOut:
+    """Add a note to an open or acknowledged alert (409 once resolved: a resolved alert never changes).
+
+    The note goes on the timeline ("note by <user>: ...") and the live feed; the status stays as it is.
+    A note does not stop or reset the escalation: only an acknowledgement says that an officer has taken the
+    alert on, and a note on an unacknowledged alert ("called, no answer") must not keep it from the
+    supervisors. Answers with the alert as it is now."""
+    return _view_out(hub.alerts.add_note(alert_id, actor, body.note))
 
 
 @router.post("/{alert_id}/resolve", response_model=AlertOut)
 def resolve_alert(alert_id: RecordId, body: ResolveIn, actor: OfficerDep, hub: HubDep) -> AlertOut:
     """acknowledged -> resolved with a note (409 from any other status)."""
-    return AlertOut.model_validate(hub.alerts.resolve(alert_id, actor, body.note))
+    return _view_out(hub.alerts.resolve(alert_id, actor, body.note))

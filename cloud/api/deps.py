@@ -24,6 +24,7 @@ from cloud.health_passes import HealthPassService
 from cloud.ingest import Ingest
 from cloud.labs import LabService
 from cloud.notify.dispatcher import Dispatcher
+from cloud.notify.outbox import Outbox
 from cloud.orders import OrderService
 from cloud.settings import HubSettings
 from cloud.sites import SiteService
@@ -65,6 +66,7 @@ class Hub:
     aggregates: AggregateService
     health_passes: HealthPassService
     telemetry: TelemetryStore  # readings for the console's charts (written by ingest)
+    outbox: Outbox  # the notifications outbox as staff see it
     escalation: EscalationService | None = None  # the escalation sweep (None: disabled)
     notifications: Dispatcher | None = None  # the notifications outbox's dispatcher
 

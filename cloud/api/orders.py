@@ -1,4 +1,4 @@
-"""Quarantine order routes: create, list, read, extend or end."""
+"""Quarantine order routes: create, list, read, activate, extend, and end for a reason (release policy)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from cloud.api.deps import HubDep, ManagerDep, OfficerDep
-from cloud.api.params import Offset, RecordId
+from cloud.api.params import MAX_ID, Offset, RecordId
 from cloud.orders import NewOrder, Placement
+from cloud.release import Release, ReleaseReason
 from cloud.storage.records import Order
 from gateway.protocol import DEVICE_ID_PATTERN, ROOM_ID_PATTERN, SITE_ID_PATTERN
 
@@ -20,12 +21,21 @@ WARD_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 class PersonIn(BaseModel):
-    """The person to quarantine: a name, and a phone number only if officers will call it."""
+    """The person to quarantine: a name, a phone number only if officers will call it, and the identity
+    number if their lab results are to release them."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     full_name: str = Field(min_length=1, max_length=200)
     phone: str | None = Field(None, pattern=r"^\+?[0-9 ()-]{6,31}$")
+    identity_number: str | None = Field(
+        None,
+        min_length=9,
+        max_length=20,
+        description="9-digit CMND or 12-digit CCCD (kept only as its keyed hash; the person already on "
+        "record under it is reused). Needed to end the order on a negative test; 503 if the hub has no "
+        "identity_hash_key.",
+    )
 
 
 class OrderIn(BaseModel):
@@ -61,18 +71,42 @@ class OrderIn(BaseModel):
 
 
 class OrderPatch(BaseModel):
-    """Extend or shorten an order (`ends_at`), or end it now (`status: ended`)."""
+    """Extend or shorten an order (`ends_at`). End one with POST /orders/{id}/end and a reason."""
 
     model_config = ConfigDict(extra="forbid")
 
     ends_at: AwareDatetime | None = None
-    status: Literal["ended"] | None = None
+    status: Literal["ended"] | None = Field(
+        None,
+        description="Deprecated: the same as POST /orders/{id}/end with reason `completed`, which the "
+        "release policy refuses (422, saying what is needed) unless order_release.require_negative_test is "
+        "off.",
+    )
 
     @model_validator(mode="after")
-    def _check_something(self) -> Self:
-        if self.ends_at is None and self.status is None:
-            raise ValueError("give ends_at, status, or both")
+    def _check_one(self) -> Self:
+        if (self.ends_at is None) == (self.status is None):
+            raise ValueError("give ends_at; to end an order, POST /orders/{id}/end with a reason")
         return self
+
+
+class EndIn(BaseModel):
+    """Why an order ends now (cloud/release.py): `negative_test` with the releasing sample's id, `completed`
+    (only when the hub requires no test), or `transferred`, `cleared` (pending orders) or `entered_in_error`
+    with a note."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: ReleaseReason
+    release_sample_id: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_ID,
+        description="reason negative_test: a negative sample of the person (theirs, or a pool they were in).",
+    )
+    note: str | None = Field(
+        None, max_length=500, description="Why, and where to (transferred): required unless a test releases."
+    )
 
 
 class PersonOut(BaseModel):
@@ -83,6 +117,7 @@ class PersonOut(BaseModel):
     id: int
     full_name: str
     phone: str | None
+    identified: bool = Field(description="The identity number is known: a negative test can release them.")
 
 
 class OrderOut(BaseModel):
@@ -103,6 +138,11 @@ class OrderOut(BaseModel):
     created_by: str
     created_at: datetime
     updated_at: datetime
+    ended_at: datetime | None = Field(description="When an officer ended it (null: not ended by one).")
+    ended_by: str | None
+    end_reason: ReleaseReason | None
+    release_sample_id: int | None = Field(description="The negative sample that released the person.")
+    end_note: str | None
 
 
 def _out(order: Order) -> OrderOut:
@@ -115,6 +155,7 @@ def create_order(body: OrderIn, actor: ManagerDep, hub: HubDep) -> OrderOut:
     new = NewOrder(
         full_name=body.person.full_name,
         phone=body.person.phone,
+        identity_number=body.person.identity_number,
         ward_id=body.ward_id,
         address=body.address,
         site_id=body.site_id,
@@ -178,5 +219,17 @@ def get_order(order_id: RecordId, actor: OfficerDep, hub: HubDep) -> OrderOut:
 
 @router.patch("/{order_id}", response_model=OrderOut)
 def update_order(order_id: RecordId, body: OrderPatch, actor: ManagerDep, hub: HubDep) -> OrderOut:
-    """Extend, shorten or end an active or pending order."""
-    return _out(hub.orders.update(actor, order_id, ends_at=body.ends_at, end=body.status == "ended"))
+    """Extend or shorten an active or pending order (`status: ended` is deprecated: see POST .../end)."""
+    if body.ends_at is None:
+        return _out(hub.orders.end(actor, order_id, Release(ReleaseReason.COMPLETED)))
+    return _out(hub.orders.update(actor, order_id, ends_at=body.ends_at))
+
+
+@router.post("/{order_id}/end", response_model=OrderOut)
+def end_order(order_id: RecordId, body: EndIn, actor: ManagerDep, hub: HubDep) -> OrderOut:
+    """End an active or pending order now, for a reason the hub's release policy accepts.
+
+    422 says what is missing: the sample (and why the one given does not release the person: not theirs,
+    not negative, too old, a kind not accepted, or no identity number on record) or the note."""
+    release = Release(body.reason, body.release_sample_id, body.note)
+    return _out(hub.orders.end(actor, order_id, release))

@@ -166,6 +166,13 @@ class NotificationSettings(StrictModel):
     max_attempts: int = Field(8, ge=1, le=100, description="Attempts before a notification is failed.")
     webhook_timeout_s: float = Field(10.0, gt=0, le=120, description="Timeout of one webhook request (s).")
     batch_size: int = Field(50, ge=1, le=1000, description="Most notifications sent per dispatch round.")
+    claim_s: float = Field(
+        300.0,
+        ge=10,
+        le=3600,
+        description="How long a dispatcher holds the rows it is attempting, so that other hub replicas skip "
+        "them (s); extended while it works. A replica that dies holding rows delays them this long.",
+    )
 
     @field_validator("webhooks")
     @classmethod
@@ -173,3 +180,14 @@ class NotificationSettings(StrictModel):
         if any(not ward.strip() for ward in value):
             raise ValueError("webhook ward ids must not be empty")
         return value
+
+    @model_validator(mode="after")
+    def _claim_outlasts_an_attempt(self) -> Self:
+        # A claim is extended once half of it has passed, so that half must cover one attempt; an e-mail's
+        # timeout applies to each SMTP command, hence the margin.
+        longest = max(self.webhook_timeout_s, self.smtp.timeout_s if self.smtp is not None else 0.0)
+        if self.claim_s < 4 * longest:
+            raise ValueError(
+                f"claim_s must be at least 4 times the longest notifier timeout: {4 * longest:g} s"
+            )
+        return self

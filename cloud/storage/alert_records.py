@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cloud.storage.base import Records
+from cloud.storage.escalations import state_columns, state_from_row
 from cloud.storage.records import ALERT_FIELDS, Alert, AlertChange, TimelineEntry
-from cloud.storage.schema import OPEN_STATUSES, alert_changes, alert_timeline, alerts
+from cloud.storage.schema import OPEN_STATUSES, alert_changes, alert_escalations, alert_timeline, alerts
 
 # What may change on an alert after it opened (everything else is fixed at opening).
 MUTABLE_FIELDS = (
@@ -179,15 +180,18 @@ class AlertRecords(Records):
         limit: int = 500,
         conn: Connection | None = None,
     ) -> builtins.list[AlertChange]:
-        """Change-log entries after `after_id` in `wards`, oldest first, each with its alert as it is now."""
+        """Change-log entries after `after_id` in `wards`, oldest first, each with its alert and its
+        escalation state as they are now."""
         query = (
             sa.select(
                 alert_changes.c.id.label("change_id"),
                 alert_changes.c.kind.label("change_kind"),
                 alert_changes.c.time.label("change_time"),
                 *alerts.c,
+                *state_columns(),
             )
             .join(alerts, alerts.c.id == alert_changes.c.alert_id)
+            .outerjoin(alert_escalations, alert_escalations.c.alert_id == alerts.c.id)
             .where(alert_changes.c.id > after_id)
             .order_by(alert_changes.c.id)
             .limit(limit)
@@ -204,6 +208,7 @@ class AlertRecords(Records):
                 r["change_kind"],
                 r["change_time"],
                 Alert(**{n: r[n] for n in ALERT_FIELDS}),
+                state_from_row(r),
             )
             for r in rows
         ]

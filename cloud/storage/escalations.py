@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from cloud.escalation import EscalationState
 from cloud.notify.notifier import Notification
@@ -18,6 +18,18 @@ from cloud.storage.records import ALERT_FIELDS, Alert
 from cloud.storage.schema import OPEN_STATUSES, alert_escalations, alerts, notifications
 
 _STATE_FIELDS = ("level", "level_since", "last_step_at", "next_at", "seen_status", "reminders")
+
+
+def state_columns() -> builtins.list[sa.ColumnElement[Any]]:
+    """The state columns of `alert_escalations`, labelled `esc_*`, for a query outer-joined to it."""
+    return [alert_escalations.c[name].label(f"esc_{name}") for name in ("alert_id", *_STATE_FIELDS)]
+
+
+def state_from_row(row: RowMapping) -> EscalationState | None:
+    """The escalation state in a row selected with `state_columns()` (None: no state stored)."""
+    if row["esc_alert_id"] is None:
+        return None
+    return EscalationState(**{name: row[f"esc_{name}"] for name in _STATE_FIELDS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +50,8 @@ class StoredNotification:
     next_attempt_at: datetime | None
     sent_at: datetime | None
     last_error: str | None
+    claimed_by: str | None
+    claimed_until: datetime | None
 
 
 class EscalationRecords(Records):
@@ -50,7 +64,7 @@ class EscalationRecords(Records):
         changed since the last step), locked against officers' concurrent transitions."""
         esc = alert_escalations
         query = (
-            sa.select(*alerts.c, *(esc.c[name].label(f"esc_{name}") for name in ("alert_id", *_STATE_FIELDS)))
+            sa.select(*alerts.c, *state_columns())
             .select_from(alerts.outerjoin(esc, esc.c.alert_id == alerts.c.id))
             .where(
                 alerts.c.status.in_(OPEN_STATUSES),
@@ -60,14 +74,10 @@ class EscalationRecords(Records):
             .limit(limit)
             .with_for_update(of=alerts)
         )
-        found = []
-        for row in conn.execute(query).mappings():
-            alert = Alert(**{name: row[name] for name in ALERT_FIELDS})
-            state = None
-            if row["esc_alert_id"] is not None:
-                state = EscalationState(**{name: row[f"esc_{name}"] for name in _STATE_FIELDS})
-            found.append((alert, state))
-        return found
+        return [
+            (Alert(**{name: row[name] for name in ALERT_FIELDS}), state_from_row(row))
+            for row in conn.execute(query).mappings()
+        ]
 
     def get(self, alert_id: int, *, conn: Connection | None = None) -> EscalationState | None:
         """An alert's escalation state (None: not seen by the sweep yet)."""
@@ -77,6 +87,19 @@ class EscalationRecords(Records):
         with self._tx(conn) as c:
             row = c.execute(query).mappings().first()
         return EscalationState(**row) if row else None
+
+    def states(
+        self, alert_ids: Collection[int], *, conn: Connection | None = None
+    ) -> dict[int, EscalationState]:
+        """The escalation states of these alerts, by alert id (alerts never seen by the sweep are missing)."""
+        if not alert_ids:
+            return {}
+        query = sa.select(alert_escalations).where(alert_escalations.c.alert_id.in_(list(alert_ids)))
+        with self._tx(conn) as c:
+            return {
+                row["alert_id"]: EscalationState(**{name: row[name] for name in _STATE_FIELDS})
+                for row in c.execute(query).mappings()
+            }
 
     def save(
         self, conn: Connection, alert_id: int, state: EscalationState, is_new: bool, now: datetime
@@ -106,52 +129,132 @@ class NotificationRecords(Records):
                 ],
             )
 
-    def due(self, now: datetime, limit: int) -> builtins.list[Notification]:
-        """Pending notifications whose next attempt is due, in the order they were queued."""
+    def claim(self, owner: str, now: datetime, until: datetime, limit: int) -> builtins.list[Notification]:
+        """Take the pending rows due at `now` that no dispatcher holds (oldest first, up to `limit`) and hold
+        them for `owner` until `until`.
+
+        On PostgreSQL rows that another dispatcher is claiming at this moment are skipped, not waited for
+        (FOR UPDATE SKIP LOCKED); SQLite has one writer, so its claim is atomic as it is.
+        """
+        free = sa.or_(notifications.c.claimed_until.is_(None), notifications.c.claimed_until <= now)
         query = (
             sa.select(notifications)
-            .where(notifications.c.status == "pending", notifications.c.next_attempt_at <= now)
+            .where(notifications.c.status == "pending", notifications.c.next_attempt_at <= now, free)
             .order_by(notifications.c.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        with self._tx(None) as c:
-            return [
-                Notification(
-                    r["id"],
-                    r["alert_id"],
-                    r["ward_id"],
-                    r["channel"],
-                    r["target"],
-                    r["payload"],
-                    r["attempts"],
+        with self._tx(None, write=True) as c:
+            rows = c.execute(query).mappings().all()
+            if rows:
+                c.execute(
+                    sa.update(notifications)
+                    .where(notifications.c.id.in_([r["id"] for r in rows]))
+                    .values(claimed_by=owner, claimed_until=until)
                 )
-                for r in c.execute(query).mappings()
-            ]
+        return [
+            Notification(
+                r["id"], r["alert_id"], r["ward_id"], r["channel"], r["target"], r["payload"], r["attempts"]
+            )
+            for r in rows
+        ]
+
+    def extend_claim(self, owner: str, ids: Sequence[int], until: datetime) -> bool:
+        """Hold `owner`'s pending rows `ids` until `until`; False if it no longer holds every one of them."""
+        query = (
+            sa.update(notifications)
+            .where(
+                notifications.c.id.in_(ids),
+                notifications.c.claimed_by == owner,
+                notifications.c.status == "pending",
+            )
+            .values(claimed_until=until)
+        )
+        with self._tx(None, write=True) as c:
+            return c.execute(query).rowcount == len(ids)
+
+    def release(self, owner: str, ids: Sequence[int] | None = None) -> int:
+        """Give up `owner`'s claims (on `ids`, else all of them) so that any dispatcher may attempt the rows
+        now; returns how many were released."""
+        query = (
+            sa.update(notifications)
+            .where(notifications.c.claimed_by == owner)
+            .values(claimed_by=None, claimed_until=None)
+        )
+        if ids is not None:
+            query = query.where(notifications.c.id.in_(ids))
+        with self._tx(None, write=True) as c:
+            return c.execute(query).rowcount
 
     def record_attempt(
         self,
         notification_id: int,
         *,
+        owner: str,
         status: str,
         attempts: int,
         next_attempt_at: datetime | None,
         sent_at: datetime | None,
         error: str | None,
-    ) -> None:
-        """Store the outcome of one attempt."""
+    ) -> bool:
+        """Store the outcome of one attempt by the claim's holder and end the claim; False (nothing stored)
+        if `owner` no longer holds the row (its claim expired and another dispatcher took it over)."""
         query = (
             sa.update(notifications)
-            .where(notifications.c.id == notification_id)
+            .where(notifications.c.id == notification_id, notifications.c.claimed_by == owner)
             .values(
                 status=status,
                 attempts=attempts,
                 next_attempt_at=next_attempt_at,
                 sent_at=sent_at,
                 last_error=error,
+                claimed_by=None,
+                claimed_until=None,
             )
         )
         with self._tx(None, write=True) as c:
-            c.execute(query)
+            return c.execute(query).rowcount == 1
+
+    def page(
+        self,
+        *,
+        wards: frozenset[str] | None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> builtins.list[StoredNotification]:
+        """Outbox rows of `wards` (None: every ward), of one status if given, newest first."""
+        query = sa.select(notifications).order_by(notifications.c.id.desc()).limit(limit).offset(offset)
+        if wards is not None:
+            query = query.where(notifications.c.ward_id.in_(sorted(wards)))
+        if status is not None:
+            query = query.where(notifications.c.status == status)
+        with self._tx(None) as c:
+            return [StoredNotification(**r) for r in c.execute(query).mappings()]
+
+    def get(self, notification_id: int, *, conn: Connection | None = None) -> StoredNotification | None:
+        """One outbox row (locked for update when `conn` is a PostgreSQL write transaction's)."""
+        query = sa.select(notifications).where(notifications.c.id == notification_id)
+        if conn is not None:
+            query = query.with_for_update()
+        with self._tx(conn) as c:
+            row = c.execute(query).mappings().first()
+        return StoredNotification(**row) if row else None
+
+    def requeue(self, conn: Connection, notification_id: int, now: datetime) -> None:
+        """Make a row pending again with no attempt made, due at `now` (its last error is kept)."""
+        conn.execute(
+            sa.update(notifications)
+            .where(notifications.c.id == notification_id)
+            .values(
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                sent_at=None,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
 
     def list(
         self, *, alert_id: int | None = None, status: str | None = None, conn: Connection | None = None

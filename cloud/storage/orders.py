@@ -15,7 +15,7 @@ from cloud.storage.base import Records
 from cloud.storage.records import Order
 from cloud.storage.schema import orders, persons
 
-ORDER_COLUMNS = (*orders.c, persons.c.full_name, persons.c.phone)
+ORDER_COLUMNS = (*orders.c, persons.c.full_name, persons.c.phone, persons.c.identity_hash)
 _CONTEXT_COLUMNS = (
     orders.c.id,
     orders.c.ward_id,
@@ -67,18 +67,22 @@ class OrderRecords(Records):
         created_by: str,
         now: datetime,
         room_id: str | None = None,
+        identity_hash: str | None = None,
         conn: Connection | None = None,
     ) -> Order:
-        """Insert a person and their active order, monitored by a bracelet or a room.
+        """Insert a person (or take the one with `identity_hash`, as recorded) and their active order,
+        monitored by a bracelet or a room.
 
-        IntegrityError if the device already serves an active order.
+        IntegrityError if the device already serves an active order, or the person has an open one.
         """
         with self._tx(conn, write=True) as c:
-            person_id: int = c.execute(
-                persons.insert()
-                .values(full_name=full_name, phone=phone, created_at=now)
-                .returning(persons.c.id)
-            ).scalar_one()
+            person_id = self._person_with(identity_hash, c) if identity_hash is not None else None
+            if person_id is None:
+                person_id = c.execute(
+                    persons.insert()
+                    .values(full_name=full_name, phone=phone, created_at=now, identity_hash=identity_hash)
+                    .returning(persons.c.id)
+                ).scalar_one()
             order_id: int = c.execute(
                 orders.insert()
                 .values(
@@ -103,6 +107,24 @@ class OrderRecords(Records):
             self.notify_changed(order.subject)
         return order
 
+    @staticmethod
+    def _person_with(identity_hash: str, conn: Connection) -> int | None:
+        found: int | None = conn.execute(
+            sa.select(persons.c.id).where(persons.c.identity_hash == identity_hash)
+        ).scalar_one_or_none()
+        return found
+
+    def open_order_of(self, identity_hash: str, *, conn: Connection | None = None) -> Order | None:
+        """The pending or active order of the person with this identity hash, if any."""
+        query = (
+            sa.select(*ORDER_COLUMNS)
+            .join(persons, persons.c.id == orders.c.person_id)
+            .where(persons.c.identity_hash == identity_hash, orders.c.status.in_(("pending", "active")))
+        )
+        with self._tx(conn) as c:
+            row = c.execute(query).mappings().first()
+        return Order.from_row(row) if row else None
+
     def get(self, order_id: int, *, conn: Connection | None = None, lock: bool = False) -> Order | None:
         """One order with its person (locked for update when `lock`)."""
         query = (
@@ -122,11 +144,12 @@ class OrderRecords(Records):
         wards: Collection[str] | None,
         status: str | None = None,
         device_id: str | None = None,
+        room: tuple[str, str] | None = None,
         limit: int = 100,
         offset: int = 0,
         conn: Connection | None = None,
     ) -> builtins.list[Order]:
-        """Orders in `wards` (None: all), newest first."""
+        """Orders in `wards` (None: all), newest first; `room` is a facility room's (site_id, room_id)."""
         query = sa.select(*ORDER_COLUMNS).join(persons, persons.c.id == orders.c.person_id)
         if wards is not None:
             query = query.where(orders.c.ward_id.in_(list(wards)))
@@ -134,6 +157,8 @@ class OrderRecords(Records):
             query = query.where(orders.c.status == status)
         if device_id is not None:
             query = query.where(orders.c.device_id == device_id)
+        if room is not None:
+            query = query.where(orders.c.site_id == room[0], orders.c.room_id == room[1])
         query = query.order_by(orders.c.id.desc()).limit(limit).offset(offset)
         with self._tx(conn) as c:
             return [Order.from_row(r) for r in c.execute(query).mappings()]
@@ -159,6 +184,35 @@ class OrderRecords(Records):
         if conn is None and order is not None:
             self.notify_changed(order.subject)
         return order
+
+    def end(
+        self,
+        order_id: int,
+        *,
+        now: datetime,
+        ends_at: datetime,
+        ended_by: str,
+        reason: str,
+        sample_id: int | None,
+        note: str | None,
+        conn: Connection,
+    ) -> Order | None:
+        """End an order with its release facts (who, when, why, sample, note); None if there is none."""
+        conn.execute(
+            orders.update()
+            .where(orders.c.id == order_id)
+            .values(
+                status="ended",
+                ends_at=ends_at,
+                updated_at=now,
+                ended_at=now,
+                ended_by=ended_by,
+                end_reason=reason,
+                release_sample_id=sample_id,
+                end_note=note,
+            )
+        )
+        return self.get(order_id, conn=conn)
 
     def activate(
         self,

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import RowMapping
 
+from cloud.escalation import EscalationState
 from cloud.rules import OrderContext
 
 
@@ -42,6 +43,12 @@ class Person:
     id: int
     full_name: str
     phone: str | None
+    identity_hash: str | None = None
+
+    @property
+    def identified(self) -> bool:
+        """Whether the person's identity number is known, so that their lab samples can be matched."""
+        return self.identity_hash is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +68,16 @@ class Order:
     created_at: datetime
     updated_at: datetime
     room_id: str | None = None
+    ended_at: datetime | None = None
+    ended_by: str | None = None
+    end_reason: str | None = None
+    release_sample_id: int | None = None
+    end_note: str | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Order:
-        """Build from an orders row joined with its person (person_id, full_name, phone)."""
-        person = Person(row["person_id"], row["full_name"], row["phone"])
+        """Build from an orders row joined with its person (person_id, full_name, phone, identity_hash)."""
+        person = Person(row["person_id"], row["full_name"], row["phone"], row["identity_hash"])
         return cls(
             row["id"],
             person,
@@ -80,6 +92,11 @@ class Order:
             row["created_at"],
             row["updated_at"],
             row["room_id"],
+            row["ended_at"],
+            row["ended_by"],
+            row["end_reason"],
+            row["release_sample_id"],
+            row["end_note"],
         )
 
     @property
@@ -181,7 +198,8 @@ class TimelineEntry:
 
 @dataclass(frozen=True, slots=True)
 class AlertChange:
-    """An entry of the alert change log; its id is the SSE event id."""
+    """An entry of the alert change log; its id is the SSE event id. It carries the alert and its escalation
+    state (None: not seen by the escalation sweep yet) for the live feed."""
 
     id: int
     alert_id: int
@@ -189,6 +207,7 @@ class AlertChange:
     kind: str
     time: datetime
     alert: Alert | None = None
+    escalation: EscalationState | None = None
 
 
 @dataclass(frozen=True, slots=True)

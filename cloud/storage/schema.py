@@ -82,6 +82,10 @@ persons = sa.Table(
     sa.Index("uq_persons_identity_hash", "identity_hash", unique=True),
 )
 
+END_REASON_CHECK = (
+    "end_reason IS NULL OR (status = 'ended' AND end_reason IN "
+    "('negative_test', 'completed', 'transferred', 'cleared', 'entered_in_error'))"
+)
 orders = sa.Table(
     "quarantine_orders",
     metadata,
@@ -99,6 +103,13 @@ orders = sa.Table(
     sa.Column("created_by", sa.String(64), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # How the order ended (cloud/release.py; migration 0013): who, when, why, the releasing negative sample
+    # (reason negative_test) or the note (reasons without a test). Orders ended before 0013 have none.
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("ended_by", sa.String(64), nullable=True),
+    sa.Column("end_reason", sa.String(24), nullable=True),
+    sa.Column("release_sample_id", sa.Integer, sa.ForeignKey("samples.id"), nullable=True),
+    sa.Column("end_note", sa.String(500), nullable=True),
     sa.Index("ix_quarantine_orders_ward_id_status", "ward_id", "status"),
     sa.Index("ix_quarantine_orders_site_id_status", "site_id", "status"),
     sa.Index("ix_quarantine_orders_site_id_room_id", "site_id", "room_id"),
@@ -109,6 +120,7 @@ orders = sa.Table(
         "OR (status IN ('pending', 'ended') AND device_id IS NULL AND room_id IS NULL)",
         name="one_subject",
     ),
+    sa.CheckConstraint(END_REASON_CHECK, name="end_reason"),
     # At most one active order per bracelet: ingest maps a device to one order.
     sa.Index(
         "uq_quarantine_orders_active_device",
@@ -281,6 +293,19 @@ telemetry = sa.Table(
     sa.Column("time", UtcDateTime, nullable=False),
     sa.Column("values", json_type(), nullable=False),
     sa.Index("ix_telemetry_device_id_time", "device_id", "time"),
+)
+
+# Facility rooms' readings (occupancy, camera health), kept like the bracelets' (migration 0014). A table of
+# its own: a room is keyed by (site_id, room_id), as in room_status, not by an 8-character device id.
+room_telemetry = sa.Table(
+    "room_telemetry",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("site_id", sa.String(63), nullable=False),
+    sa.Column("room_id", sa.String(63), nullable=False),
+    sa.Column("time", UtcDateTime, nullable=False),
+    sa.Column("values", json_type(), nullable=False),
+    sa.Index("ix_room_telemetry_site_id_room_id_time", "site_id", "room_id", "time"),
 )
 
 # Room snapshots asked for by officers (cloud/snapshots.py). `id` is the command id the edge answers with.
@@ -610,6 +635,10 @@ notifications = sa.Table(
     sa.Column("next_attempt_at", UtcDateTime, nullable=True),
     sa.Column("sent_at", UtcDateTime, nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
+    # The dispatcher attempting the row and until when it holds it (migration 0015): hub replicas skip rows
+    # another one holds; a crashed replica's rows are attempted again once its claim has expired.
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("claimed_until", UtcDateTime, nullable=True),
     sa.Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
     sa.Index("ix_notifications_alert_id", "alert_id"),
     sa.CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),

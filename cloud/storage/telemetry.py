@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from cloud.storage.base import Database
-from cloud.storage.schema import telemetry
+from cloud.storage.schema import room_telemetry, telemetry
 from qmon.clock import Clock, SystemClock
 
 
@@ -65,10 +65,9 @@ class TelemetryStore(Protocol):
 class SqlTelemetryStore:
     """Telemetry in the hub's own database (the embedded default).
 
-    Only bracelets' points are kept (the table is keyed by bracelet; a room's latest state is in
-    room_status): room points are ignored and `query_room` answers nothing. With `retention_days`, rows older
-    than that are deleted at write time, at most once per `purge_interval_s` of the injected clock, and
-    queries never reach further back.
+    Bracelets' points go to `telemetry`, rooms' to `room_telemetry` (keyed by site and room). With
+    `retention_days`, rows of both older than that are deleted at write time, at most once per
+    `purge_interval_s` of the injected clock, and queries never reach further back.
     """
 
     def __init__(
@@ -87,20 +86,29 @@ class SqlTelemetryStore:
         self._purge_lock = threading.Lock()
 
     def write(self, points: Sequence[AnyTelemetryPoint]) -> None:
-        """Insert the bracelets' points in one statement and one transaction; purge if one is due."""
-        rows = [
-            {"site_id": p.site_id, "device_id": p.device_id, "time": p.time, "values": dict(p.values)}
-            for p in points
-            if isinstance(p, TelemetryPoint)
-        ]
-        if rows:
+        """Insert the points in one transaction (a statement per table); purge if one is due."""
+        rows: list[dict[str, Any]] = []
+        room_rows: list[dict[str, Any]] = []
+        for p in points:
+            if isinstance(p, TelemetryPoint):
+                rows.append(
+                    {"site_id": p.site_id, "device_id": p.device_id, "time": p.time, "values": dict(p.values)}
+                )
+            else:
+                room_rows.append(
+                    {"site_id": p.site_id, "room_id": p.room_id, "time": p.time, "values": dict(p.values)}
+                )
+        if rows or room_rows:
             with self._db.write() as conn:
-                conn.execute(telemetry.insert(), rows)
+                if rows:
+                    conn.execute(telemetry.insert(), rows)
+                if room_rows:
+                    conn.execute(room_telemetry.insert(), room_rows)
         if self._retention is not None and self._clock.now() >= self._next_purge:
             self.purge()
 
     def purge(self) -> int:
-        """Delete the rows older than the retention period (none without one); returns how many."""
+        """Delete the rows (bracelets' and rooms') older than the retention period; returns how many."""
         if self._retention is None:
             return 0
         with self._purge_lock:
@@ -108,7 +116,10 @@ class SqlTelemetryStore:
             self._next_purge = now + self._purge_interval_s
             cutoff = datetime.fromtimestamp(now, UTC) - self._retention
             with self._db.write() as conn:
-                return conn.execute(telemetry.delete().where(telemetry.c.time < cutoff)).rowcount or 0
+                return sum(
+                    conn.execute(table.delete().where(table.c.time < cutoff)).rowcount or 0
+                    for table in (telemetry, room_telemetry)
+                )
 
     def _oldest(self, since: datetime) -> datetime:
         """`since`, or the retention horizon if that is later."""
@@ -131,8 +142,15 @@ class SqlTelemetryStore:
     def query_room(
         self, site_id: str, room_id: str, since: datetime, until: datetime | None = None, limit: int = 1000
     ) -> list[RoomTelemetryPoint]:
-        """Nothing: the SQL store keeps no room history (use the influx backend for occupancy charts)."""
-        return []
+        """One room's points in [since, until], oldest first."""
+        since = self._oldest(since)
+        t = room_telemetry.c
+        query = sa.select(room_telemetry).where(t.site_id == site_id, t.room_id == room_id, t.time >= since)
+        if until is not None:
+            query = query.where(t.time <= until)
+        with self._db.read() as conn:
+            rows = conn.execute(query.order_by(t.time).limit(limit)).mappings()
+            return [RoomTelemetryPoint(r["site_id"], r["room_id"], r["time"], r["values"]) for r in rows]
 
     def close(self) -> None:
         """Nothing to release: the engine belongs to the repository."""

@@ -210,7 +210,11 @@ def _manage_orders(new_context: Any, demo: RunningDemo, artifacts: Path) -> None
         f"[data-testid=orders-message]:has-text('{en['orders.extended'].format(id=order_id)}')"
     )
     assert "31/01/2030" in page.locator(f"[data-testid=order-row][data-order-id='{order_id}']").inner_text()
-    page.locator(f"[data-testid=order-row][data-order-id='{order_id}'] [data-testid=end]").click()
+    row = page.locator(f"[data-testid=order-row][data-order-id='{order_id}']")
+    row.locator("[data-testid=end]").click()
+    row.locator("select[name=reason]").select_option("entered_in_error")
+    row.locator("input[name=note]").fill("made by the browser test")
+    row.locator("[data-testid=end-submit]").click()
     page.wait_for_selector(f"[data-testid=order-row][data-order-id='{order_id}'][data-status=ended]")
     page.screenshot(path=artifacts / "10-orders-ended.png", full_page=True)
     context.close()

@@ -1,5 +1,6 @@
 /**
- * The console's entry point: sign-in, the hash router (#/overview, #/alerts, #/alerts/ID, #/orders),
+ * The console's entry point: sign-in, the hash router (#/overview, #/alerts, #/alerts/ID, #/orders,
+ * #/notifications for administrators),
  * the language switch, and the live alert inbox kept up to date for every view.
  */
 
@@ -8,6 +9,7 @@ import { initialLanguage, onLanguageChange, setLanguage, t } from "./i18n.js";
 import { inbox } from "./inbox.js";
 import { renderAlert } from "./views/alert.js";
 import { renderInbox } from "./views/inbox.js";
+import { renderNotifications } from "./views/notifications.js";
 import { renderOrders } from "./views/orders.js";
 import { renderOverview } from "./views/overview.js";
 import { renderSignIn } from "./views/signin.js";
@@ -53,6 +55,7 @@ async function route() {
   if (page === "alerts" && id) cleanup = await renderAlert(context, Number(id));
   else if (page === "alerts") cleanup = await renderInbox(context);
   else if (page === "orders") cleanup = await renderOrders(context);
+  else if (page === "notifications") cleanup = await renderNotifications(context);
   else cleanup = await renderOverview(context);
   if (mine === routeSeq) leaveView = cleanup;
   else cleanup();
@@ -74,6 +77,7 @@ function showChrome(signedIn) {
   document.getElementById("nav").hidden = !signedIn;
   document.getElementById("sign-out").hidden = !signedIn;
   document.getElementById("live").hidden = !signedIn;
+  document.getElementById("nav-notifications").hidden = !(signedIn && me?.role === "admin");
   document.getElementById("who").textContent = signedIn && me ? t("signin.as", { user: me.username, wards: me.wards.join(", ") || "*" }) : "";
 }
 

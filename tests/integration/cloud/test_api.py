@@ -185,9 +185,15 @@ async def test_extend_and_end_an_order(api: Api) -> None:
     extended = await api.patch(path, "sup-a", json={"ends_at": "2026-12-24T00:00:00Z"})
     assert extended.status_code == 200 and extended.json()["ends_at"].startswith("2026-12-24T00:00:00")
     assert (await api.patch(path, "sup-a", json={"ends_at": "2020-01-01T00:00:00Z"})).status_code == 400
-    ended = await api.patch(path, "sup-a", json={"status": "ended"})
+    # ending takes a reason: the old `status: ended` is refused while the release policy requires a test
+    old_style = await api.patch(path, "sup-a", json={"status": "ended"})
+    assert old_style.status_code == 422 and "requires a negative test" in old_style.text
+    transferred = {"reason": "transferred", "note": "to the district hospital"}
+    assert (await api.post(f"{path}/end", "officer-a", json=transferred)).status_code == 403
+    ended = await api.post(f"{path}/end", "sup-a", json=transferred)
     assert ended.status_code == 200 and ended.json()["status"] == "ended"
-    assert (await api.patch(path, "sup-a", json={"status": "ended"})).status_code == 409
+    assert (ended.json()["end_reason"], ended.json()["ended_by"]) == ("transferred", "sup-a")
+    assert (await api.post(f"{path}/end", "sup-a", json=transferred)).status_code == 409
     assert (await api.patch(path, "sup-a", json={})).status_code == 422
 
 

@@ -182,11 +182,11 @@ def test_officer_transitions_and_invalid_ones(
         service.resolve(alert_id, OFFICER_A, "done")
     with pytest.raises(NotFoundError):
         service.acknowledge(alert_id, OFFICER_B)  # another ward's alert does not exist for B
-    acked = service.acknowledge(alert_id, OFFICER_A, "calling the family")
+    acked = service.acknowledge(alert_id, OFFICER_A, "calling the family").alert
     assert (acked.status, acked.acknowledged_by) == ("acknowledged", "an")
     with pytest.raises(ConflictError, match="already acknowledged"):
         service.acknowledge(alert_id, OFFICER_A)
-    resolved = service.resolve(alert_id, OFFICER_A, "strap replaced")
+    resolved = service.resolve(alert_id, OFFICER_A, "strap replaced").alert
     assert (resolved.status, resolved.resolution_note) == ("resolved", "strap replaced")
     with pytest.raises(ConflictError, match="already resolved"):
         service.acknowledge(alert_id, OFFICER_A)

@@ -281,8 +281,7 @@ async def test_a_pending_order_is_activated_with_its_bracelet_or_ended(api: Api)
     taken = await api.post(f"/orders/{second}/activate", "admin", json=body)
     assert taken.status_code == 409 and "already serves an active order" in taken.text
 
-    # a contact who tested negative before being fitted: the pending order is ended instead
-    ended = await api.client.patch(
-        f"/api/v1/orders/{second}", json={"status": "ended"}, headers=await api.headers("admin")
-    )
-    assert ended.status_code == 200 and ended.json()["status"] == "ended"
+    # a contact ruled out before being fitted: the pending order is cleared instead
+    cleared = {"reason": "cleared", "note": "not at the venue that day"}
+    ended = await api.ok("POST", f"/orders/{second}/end", "admin", json=cleared)
+    assert (ended["status"], ended["end_reason"], ended["end_note"]) == ("ended", "cleared", cleared["note"])

@@ -1,4 +1,5 @@
-"""The embedded SQL telemetry store's retention: purged at write time, at most once an interval."""
+"""The embedded SQL telemetry store's retention: purged at write time, at most once an interval (rooms:
+test_room_history.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from cloud.settings import TelemetrySettings
 from cloud.storage.repository import Repository
 from cloud.storage.schema import telemetry
-from cloud.storage.telemetry import RoomTelemetryPoint, SqlTelemetryStore, TelemetryPoint
+from cloud.storage.telemetry import SqlTelemetryStore, TelemetryPoint
 from cloud.telemetry import build_telemetry_store
 from qmon.clock import ManualClock
 from tests.unit.cloud.builders import DEVICE, SITE, T0
@@ -56,13 +57,6 @@ def test_purge_deletes_what_is_older_than_retention(sqlite_repo: Repository) -> 
     store = SqlTelemetryStore(sqlite_repo.db, retention_days=30, clock=clock)
     assert store.purge() == 2
     assert [p.time for p in store.query(DEVICE, T0 - timedelta(days=100))] == [point(-29).time]
-
-
-def test_room_points_are_not_kept_by_the_sql_store(sqlite_repo: Repository) -> None:
-    store = SqlTelemetryStore(sqlite_repo.db)
-    store.write([RoomTelemetryPoint("facility-1", "room-101", T0, {"faces": 1}), point(0)])
-    assert rows(sqlite_repo) == 1
-    assert store.query_room("facility-1", "room-101", T0) == []
 
 
 def test_the_settings_build_the_sql_store_with_their_retention(sqlite_repo: Repository) -> None:

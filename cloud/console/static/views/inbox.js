@@ -2,6 +2,7 @@
 
 import { el, table } from "../dom.js";
 import { formatTime, label, t } from "../i18n.js";
+import { escalationBadge } from "./alert.js";
 
 /**
  * Render the inbox and re-render it on every live change.
@@ -33,7 +34,7 @@ function alertTable(alerts, fresh) {
         el("td", {}, el("a", { href: `#/alerts/${a.id}` }, a.id)),
         el("td", {}, label("alertType", a.type), a.active ? null : el("small.muted", {}, ` (${t("alert.cleared")})`)),
         el("td", {}, el("span", { class: `sev sev-${a.severity}` }, label("severity", a.severity))),
-        el("td", {}, el("span", { class: `status status-${a.status}` }, label("status", a.status))),
+        el("td", {}, el("span", { class: `status status-${a.status}` }, label("status", a.status)), a.escalation_level > 0 && escalationBadge(a.escalation_level)),
         el("td", {}, a.device_id ? t("alert.bracelet", { id: a.device_id }) : t("alert.room", { id: a.room_id })),
         el("td", {}, a.summary),
         el("td", {}, formatTime(a.opened_at)),

@@ -1,10 +1,12 @@
-/** Quarantine orders: list, create, activate a pending one (bracelet or room), extend, end. */
+/** Quarantine orders: list, create, activate a pending one (bracelet or room), extend, end for a reason. */
 
 import { api } from "../api.js";
 import { el, isoFromLocalInput, localInputValue, table } from "../dom.js";
 import { formatTime, label, t } from "../i18n.js";
 
 const DAY_MS = 24 * 3600 * 1000;
+// Why an order ends (cloud/release.py): the hub checks each against its release policy and says what is missing.
+const END_REASONS = ["negative_test", "transferred", "cleared", "entered_in_error", "completed"];
 
 /**
  * Render the orders page.
@@ -33,10 +35,12 @@ export async function renderOrders({ view, me }) {
       say(t("error.generic", { detail: error.message }), true);
     }
   }
+  // replaceChildren would write a null as the text "null": leave the read-only note or the form out instead.
   view.replaceChildren(
     el("h1", {}, t("orders.title")),
-    canManage ? null : el("p.muted", {}, t("orders.readOnly")),
-    canManage ? el("details.card", {}, el("summary", { "data-testid": "new-order" }, t("orders.create")), createForm(me, refresh, say)) : null,
+    canManage
+      ? el("details.card", {}, el("summary", { "data-testid": "new-order" }, t("orders.create")), createForm(me, refresh, say))
+      : el("p.muted", {}, t("orders.readOnly")),
     message,
     list,
   );
@@ -57,6 +61,7 @@ function createForm(me, refresh, say) {
   const inputs = {
     name: el("input", { name: "full_name", required: true }),
     phone: el("input", { name: "phone", type: "tel" }),
+    identity: el("input", { name: "identity_number", inputmode: "numeric", autocomplete: "off", placeholder: t("orders.identityHint") }),
     ward: me.wards.length
       ? el("select", { name: "ward_id" }, ...me.wards.map((w) => el("option", { value: w }, w)))
       : el("input", { name: "ward_id", required: true }),
@@ -72,8 +77,11 @@ function createForm(me, refresh, say) {
     {
       onsubmit: async (event) => {
         event.preventDefault();
+        const person = { full_name: inputs.name.value };
+        if (inputs.phone.value) person.phone = inputs.phone.value;
+        if (inputs.identity.value.trim()) person.identity_number = inputs.identity.value.trim();
         const body = {
-          person: { full_name: inputs.name.value, ...(inputs.phone.value ? { phone: inputs.phone.value } : {}) },
+          person,
           ward_id: inputs.ward.value,
           address: inputs.address.value,
           site_id: inputs.site.value,
@@ -93,6 +101,7 @@ function createForm(me, refresh, say) {
     },
     field("col.person", inputs.name),
     field("orders.phone", inputs.phone),
+    field("orders.identityNumber", inputs.identity),
     field("col.ward", inputs.ward),
     field("orders.address", inputs.address),
     field("col.site", inputs.site),
@@ -124,7 +133,7 @@ function ordersTable(orders, canManage, refresh, say) {
         el("td", {}, o.id),
         el("td", {}, el("div", {}, o.person.full_name), el("small.muted", {}, o.address)),
         el("td", {}, o.ward_id),
-        el("td", {}, label("orderStatus", o.status)),
+        el("td", {}, label("orderStatus", o.status), o.end_reason ? releaseFacts(o) : null),
         el("td", {}, o.device_id ? t("alert.bracelet", { id: o.device_id }) : o.room_id ? t("alert.room", { id: o.room_id }) : "—"),
         el("td", {}, o.site_id),
         el("td", {}, formatTime(o.starts_at)),
@@ -132,6 +141,64 @@ function ordersTable(orders, canManage, refresh, say) {
         canManage ? el("td", {}, orderActions(o, refresh, say)) : null,
       ),
     t("orders.none"),
+  );
+}
+
+/**
+ * How an ended order ended: the reason, the releasing sample or the note, and who ended it.
+ * @param {Record<string, any>} order
+ * @returns {HTMLElement}
+ */
+function releaseFacts(order) {
+  const detail = order.release_sample_id ? t("orders.releasedBySample", { id: order.release_sample_id }) : order.end_note;
+  return el(
+    "div",
+    { "data-testid": "release-facts" },
+    el("small", {}, label("endReason", order.end_reason)),
+    detail ? el("div", {}, el("small.muted", {}, detail)) : null,
+    order.ended_by ? el("div", {}, el("small.muted", {}, t("orders.endedBy", { user: order.ended_by }))) : null,
+  );
+}
+
+/**
+ * The form that ends an order: a reason, the releasing sample (negative test) or a note; the hub's refusal
+ * (what its release policy still needs) is shown in the form.
+ * @param {Record<string, any>} order
+ * @param {(body: Record<string, any>, failed: (text: string) => void) => Promise<void>} submit
+ * @returns {HTMLFormElement}
+ */
+function endForm(order, submit) {
+  const reasons = END_REASONS.filter((r) => r !== "cleared" || order.status === "pending");
+  const reason = el("select", { name: "reason", "aria-label": t("orders.reason") }, ...reasons.map((r) => el("option", { value: r }, label("endReason", r))));
+  const sample = el("input", { name: "release_sample_id", type: "number", min: 1, step: 1, placeholder: t("orders.sampleHint") });
+  const sampleField = el("label", {}, t("orders.sample"), sample);
+  const note = el("input", { name: "note", maxlength: 500, placeholder: t("orders.noteHint") });
+  const error = el("p.error", { role: "alert", "data-testid": "end-error", hidden: true });
+  const showSample = () => {
+    sampleField.hidden = reason.value !== "negative_test";
+  };
+  reason.addEventListener("change", showSample);
+  showSample();
+  return el(
+    "form",
+    {
+      "data-testid": "end-form",
+      hidden: true,
+      onsubmit: async (event) => {
+        event.preventDefault();
+        error.hidden = true;
+        const body = { reason: reason.value };
+        if (reason.value === "negative_test" && sample.value) body.release_sample_id = Number(sample.value);
+        if (note.value.trim()) body.note = note.value.trim();
+        await submit(body, (text) => {
+          error.textContent = text;
+          error.hidden = false;
+        });
+      },
+    },
+    el("div.actions", {}, el("label", {}, t("orders.reason"), reason), sampleField, el("label", {}, t("orders.note"), note)),
+    error,
+    el("div.actions", {}, el("button.danger", { type: "submit", "data-testid": "end-submit" }, t("orders.endSubmit"))),
   );
 }
 
@@ -159,6 +226,15 @@ function orderActions(order, refresh, say) {
       say(t("error.generic", { detail: error.message }), true);
     }
   };
+  const ending = endForm(order, async (body, failed) => {
+    try {
+      await api(`/orders/${order.id}/end`, { method: "POST", body });
+      await refresh();
+      say(t("orders.ended", { id: order.id }));
+    } catch (error) {
+      failed(t("error.generic", { detail: error.message }));
+    }
+  });
   const newEnd = el("input", { type: "datetime-local", "data-testid": "new-end", value: localInputValue(new Date(Date.parse(order.ends_at) + 7 * DAY_MS)), "aria-label": t("orders.newEnd") });
   const box = el(
     "div",
@@ -168,9 +244,10 @@ function orderActions(order, refresh, say) {
       type: "button",
       "data-testid": "end",
       onclick: () => {
-        if (confirm(t("orders.confirmEnd", { id: order.id }))) call(`/orders/${order.id}`, "PATCH", { status: "ended" }, "orders.ended");
+        ending.hidden = !ending.hidden;
       },
     }, t("orders.end"))),
+    ending,
   );
   if (order.status === "pending") {
     const site = el("input", { placeholder: t("col.site"), "aria-label": t("col.site") });
