@@ -54,6 +54,10 @@ class AlertOut(BaseModel):
     title: str
     summary: str
     updated_at: datetime
+    version: int = Field(
+        description="Grows by one with every change: of two copies of an alert, the higher version is newer "
+        "(updated_at mixes the sites' event times with the hub's, so it cannot order them)."
+    )
     escalation_level: int = Field(
         0, description="The level the alert escalated to: 0 ward officers, 1 ward supervisors, 2 district."
     )

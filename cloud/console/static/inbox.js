@@ -58,7 +58,7 @@ class Inbox {
    */
   apply(alert, live) {
     const known = this.alerts.get(alert.id);
-    if (known && known.updated_at > alert.updated_at) return;
+    if (known && known.version > alert.version) return;
     this.alerts.set(alert.id, alert);
     if (live) this.fresh.add(alert.id);
     this.notify(alert);
