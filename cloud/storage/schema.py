@@ -558,6 +558,7 @@ sample_members = sa.Table(
     sa.Column("identity_hash", sa.String(64), primary_key=True),
     # The member's place in the pool as the lab entered it (1-based): how the lab finds whom to retest.
     sa.Column("position", sa.Integer, nullable=False),
+    sa.Index("ix_sample_members_identity_hash", "identity_hash"),
 )
 
 # Confirmed cases: a positive individual sample makes its person a case; one open case per person.

@@ -64,7 +64,7 @@ def test_migrations_apply_match_the_schema_and_are_idempotent(database_url: str)
     upgrade(database_url)  # a second run is a no-op
     repo = Repository.from_url(database_url)
     try:
-        assert current_revision(repo.engine) == "0015"
+        assert current_revision(repo.engine) == "0016"
         with repo.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
