@@ -90,11 +90,14 @@ export async function renderAlert({ view, inbox }, id) {
   }
   show(alert);
 
-  await showTelemetry(chart, chartNote, alert);
-
+  // Follow the live feed before drawing the chart (which waits for the telemetry and plotly): a change that
+  // arrived meanwhile would otherwise be missed until the next one.
   const unsubscribe = inbox.subscribe((changed) => {
     if (changed && changed.id === id) reload().catch(() => {});
   });
+  const known = inbox.alerts.get(id);
+  if (known && known.version > alert.version) reload().catch(() => {});
+  await showTelemetry(chart, chartNote, alert);
   return () => {
     unsubscribe();
     purge(chart);
