@@ -57,7 +57,12 @@ async def test_a_broker_outage_loses_nothing_and_the_hub_stores_each_event_once(
     for device in DEVICES:
         seed_order(repo, device_id=device, site_id=SITE, starts=datetime.now(UTC) - timedelta(hours=1))
     clock = SystemClock()
-    settings = HubSettings(jwt_secret="an-outage-test-signing-key-long-enough", mqtt={"url": broker.url})
+    # Reconnect attempts at most 2 s apart, like the uplink's below: paho's backoff (1, 2, 4, 8 ... s) could
+    # otherwise put the hub's next attempt past the wait when the broker is slow to restart on a busy machine.
+    settings = HubSettings(
+        jwt_secret="an-outage-test-signing-key-long-enough",
+        mqtt={"url": broker.url, "reconnect_max_s": 2},
+    )
     ingest = Ingest(settings, repo, AlertService(repo, clock), clock, telemetry=repo.telemetry_store())
     ingest.start()
     outbox = Outbox(tmp_path / "outbox.db", clock)
