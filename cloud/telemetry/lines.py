@@ -110,23 +110,35 @@ def encode_point(point: AnyTelemetryPoint) -> str | None:
         prefix = _prefix(BRACELET, point.site_id, "device_id", point.device_id)
     else:
         prefix = _prefix(ROOM, point.site_id, "room_id", point.room_id)
-    # The common types inline (a call per field would double the cost: this runs for every reading).
+    # The common types inline (a call per field would double the cost: this runs for every reading); the
+    # text of an integer, boolean or enumerated field is looked up, as a fleet repeats those values.
     fields = []
     for name, value in point.values.items():
         kind = type(value)
-        if kind is float and value - value == 0 and name in _SCHEMA_NAMES:  # not NaN or infinite
-            fields.append(f"{name}={value!r}")
-        elif kind is int and name in _SCHEMA_NAMES:
-            fields.append(f"{name}={value}i")
-        elif kind is bool and name in _SCHEMA_NAMES:
-            fields.append(f"{name}=1i" if value else f"{name}=0i")
-        elif (codes := _ENUMS.get(name)) is not None and isinstance(value, str) and value in codes:
-            fields.append(f"{name}={codes[value]}i")
-        elif (other := _field(name, value)) is not None:  # other names and types
+        if kind is float:
+            if value - value == 0 and name in _SCHEMA_NAMES:  # not NaN or infinite
+                fields.append(f"{name}={value!r}")
+                continue
+        elif (kind is int or kind is bool or kind is str) and (texts := _TEXTS.get(name)) is not None:
+            text = texts.get(value)
+            if text is None:
+                text = _field(name, value) or ""
+                if len(texts) < _MAX_TEXTS:
+                    texts[value] = text
+            if text:
+                fields.append(text)
+            continue
+        if (other := _field(name, value)) is not None:  # other names and types
             fields.append(other)
     if not fields:
         return None
     return f"{prefix}{','.join(fields)} {round(point.time.timestamp() * 1000)}"
+
+
+# Per schema field, the line-protocol text of the integer, boolean and enumerated values seen ("" for one
+# that cannot be stored). Booleans and the integers equal to them share entries: both are written `1i`/`0i`.
+_TEXTS: dict[str, dict[Any, str]] = {name: {} for name in _SCHEMA_NAMES}
+_MAX_TEXTS = 10_000
 
 
 def encode_points(points: Iterable[AnyTelemetryPoint]) -> list[str]:
