@@ -61,7 +61,9 @@ def seed_staff(repo: Repository) -> None:
 
 
 class Api(LoggedIn):
-    """An HTTP client on the app (lifespan running) that logs in once per user name."""
+    """An HTTP client on the app (lifespan running) that logs in once per user name; paths under /api/v1."""
+
+    prefix = "/api/v1"
 
     def __init__(self, client: httpx.AsyncClient, repo: Repository, clock: ManualClock) -> None:
         super().__init__(client)
@@ -72,12 +74,6 @@ class Api(LoggedIn):
         """Move the hub's clock on; tokens issued before have expired by then, so log in again."""
         self.clock.advance(seconds)
         self.forget_tokens()
-
-    async def get(self, path: str, as_: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.get("/api/v1" + path, headers=await self.headers(as_), **kwargs)
-
-    async def post(self, path: str, as_: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.post("/api/v1" + path, headers=await self.headers(as_), **kwargs)
 
     async def ok(self, method: str, path: str, as_: str, status: int = 200, **kwargs: Any) -> Any:
         """The JSON of a request that must answer `status`."""

@@ -262,6 +262,8 @@ def seed_officer(repo: Repository, username: str, role: Role, wards: list[str]) 
 class LoggedIn:
     """An HTTP client on the hub that signs each user in once (PASSWORD) and keeps their token."""
 
+    prefix = ""  # put before every path given to get and post (e.g. "/api/v1")
+
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
         self._tokens: dict[str, str] = {}
@@ -281,6 +283,14 @@ class LoggedIn:
     def forget_tokens(self) -> None:
         """Sign everyone in again on their next request (tokens issued before have expired)."""
         self._tokens.clear()
+
+    async def get(self, path: str, as_: str, **kwargs: Any) -> httpx.Response:
+        """GET `prefix + path` as `as_` (httpx's keyword arguments pass through)."""
+        return await self.client.get(self.prefix + path, headers=await self.headers(as_), **kwargs)
+
+    async def post(self, path: str, as_: str, **kwargs: Any) -> httpx.Response:
+        """POST `prefix + path` as `as_`."""
+        return await self.client.post(self.prefix + path, headers=await self.headers(as_), **kwargs)
 
 
 NO_RATE_LIMITS = {

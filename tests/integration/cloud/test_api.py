@@ -45,12 +45,6 @@ class Api(LoggedIn):
         super().__init__(client)
         self.hub = hub
 
-    async def get(self, path: str, as_: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.get(path, headers=await self.headers(as_), **kwargs)
-
-    async def post(self, path: str, as_: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.post(path, headers=await self.headers(as_), **kwargs)
-
     async def patch(self, path: str, as_: str, **kwargs: Any) -> httpx.Response:
         return await self.client.patch(path, headers=await self.headers(as_), **kwargs)
 

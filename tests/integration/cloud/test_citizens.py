@@ -67,12 +67,6 @@ class Api(LoggedIn):
         super().__init__(client)
         self.repo = repo
 
-    async def get(self, path: str, as_: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.get(path, headers=await self.headers(as_), **kwargs)
-
-    async def post(self, path: str, as_: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.post(path, headers=await self.headers(as_), **kwargs)
-
     async def register(self, **overrides: Any) -> str:
         """Register a citizen; their handle."""
         response = await self.client.post("/api/v1/citizens/register", json=registration(**overrides))

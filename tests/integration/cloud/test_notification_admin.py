@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -78,12 +76,6 @@ def seed_notification(
 
 class Api(LoggedIn):
     """An HTTP client on the hub that signs each user in once."""
-
-    async def get(self, path: str, as_: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.get(path, headers=await self.headers(as_), **kwargs)
-
-    async def post(self, path: str, as_: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.post(path, headers=await self.headers(as_), **kwargs)
 
     async def ids(self, as_: str, query: str = "") -> list[int]:
         response = await self.get(f"/api/v1/notifications{query}", as_)
